@@ -1,0 +1,620 @@
+"""The ``provcheck`` command: parse options, call one service, render. No logic lives here.
+
+Exit codes (README, "Exit codes"): 0 nothing flagged, 1 a match, 2 usage error or unreadable input
+or database, 3 internal error. ``scan --fail-on`` narrows what fails a run.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from contextlib import ExitStack
+from datetime import date
+from pathlib import Path
+from typing import IO, Any
+
+import click
+
+from provcheck import __version__
+from provcheck.errors import DatabaseError, FormatError, ProvcheckError, UsageError
+
+EXIT_USAGE = 2
+EXIT_INTERNAL = 3
+
+_DB_HELP = (
+    "Database file (repeatable for scans). Default: PROVCHECK_DB, else the bundled pack"
+    " plus your own database for scans, and your own database for changes."
+)
+
+
+class _Group(click.Group):
+    """Turns provcheck's own errors into one-line messages and the documented exit codes."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (UsageError, DatabaseError, FormatError) as exc:
+            click.echo(f"provcheck: error: {exc}", err=True)
+            ctx.exit(EXIT_USAGE)
+        except ProvcheckError as exc:
+            click.echo(f"provcheck: error: {exc}", err=True)
+            ctx.exit(EXIT_USAGE)
+        except KeyboardInterrupt:
+            click.echo("provcheck: interrupted", err=True)
+            ctx.exit(130)
+
+
+def _parse_date(_ctx: click.Context, param: click.Parameter, value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"expected a date as YYYY-MM-DD, got {value!r}") from None
+
+
+def _parse_distances(
+    _ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]
+) -> dict[str, int]:
+    from provcheck.fingerprint import get_hasher
+
+    out: dict[str, int] = {}
+    for value in values:
+        kind, sep, number = value.partition("=")
+        if not sep or not number.strip().isdigit():
+            raise click.BadParameter(f"expected KIND=N (e.g. pdq=31), got {value!r}")
+        try:
+            hasher = get_hasher(kind.strip())
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from None
+        n = int(number)
+        if n > hasher.bits // 2:
+            raise click.BadParameter(
+                f"{kind}={n} would match unrelated images ({hasher.bits}-bit hash; keep it"
+                f" below {hasher.bits // 2})"
+            )
+        out[hasher.name] = n
+    return out
+
+
+def _positive(_ctx: click.Context, _param: click.Parameter, value: int | None) -> int | None:
+    if value is not None and value < 1:
+        raise click.BadParameter("must be at least 1")
+    return value
+
+
+def _open_output(stack: ExitStack, output: Path | None) -> IO[str]:
+    if output is None:
+        return sys.stdout
+    try:
+        return stack.enter_context(output.open("w", encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"{output}: cannot write the report ({exc.strerror or exc})") from None
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="provcheck")
+def cli() -> None:
+    """Flag images that are recycled game captures or archived footage.
+
+    \b
+    Examples:
+      provcheck scan photo.jpg
+      provcheck scan posts/ --format json --output report.json
+      provcheck db add captures/ --label "AC-130 Gunship Simulator" --category game
+    """
+
+
+# -- scan ----------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("targets", nargs=-1, required=True)
+@click.option("--db", "dbs", multiple=True, type=click.Path(path_type=Path), help=_DB_HELP)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "jsonl"]),
+    default="text",
+    show_default=True,
+    help="Output format (JSON schema in the README).",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the report to this file instead of standard output.",
+)
+@click.option(
+    "--include",
+    multiple=True,
+    metavar="GLOB",
+    help="In folders, scan only files matching GLOB (repeatable).",
+)
+@click.option(
+    "--exclude",
+    multiple=True,
+    metavar="GLOB",
+    help="In folders, skip files matching GLOB (repeatable).",
+)
+@click.option(
+    "--jobs",
+    "-j",
+    type=int,
+    callback=_positive,
+    help="Worker processes for hashing. Default: all cores.",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(["any", "match", "error", "never"]),
+    default="any",
+    show_default=True,
+    help="What makes the exit status non-zero: any (match 1, error 2), only matches,"
+    " only errors, or never.",
+)
+@click.option(
+    "--claimed-date",
+    callback=_parse_date,
+    metavar="YYYY-MM-DD",
+    help="Date the picture is claimed to show; matches say if their source is older.",
+)
+@click.option(
+    "--max-distance",
+    "max_distance",
+    multiple=True,
+    callback=_parse_distances,
+    metavar="KIND=N",
+    help="Override a hash kind's match threshold, e.g. pdq=31 phash=8 (repeatable).",
+)
+@click.option(
+    "--limit",
+    type=int,
+    default=5,
+    show_default=True,
+    callback=_positive,
+    help="Matches reported per input, best first.",
+)
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Progress bar on standard error. Default: on for terminals with text output.",
+)
+@click.option("--verbose", "-v", is_flag=True, help="Text output lists every match, not the best.")
+def scan(
+    targets: tuple[str, ...],
+    dbs: tuple[Path, ...],
+    fmt: str,
+    output: Path | None,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+    jobs: int | None,
+    fail_on: str,
+    claimed_date: date | None,
+    max_distance: dict[str, int],
+    limit: int,
+    progress: bool | None,
+    verbose: bool,
+) -> None:
+    """Check images (files, folders, URLs, or - for standard input) against the references.
+
+    Each input gets a status: match, clean, insufficient (too flat to hash) or error.
+
+    \b
+    Examples:
+      provcheck scan photo.jpg
+      provcheck scan uploads/ --include '*.jpg' --format json -o report.json
+      provcheck scan https://example.org/strike.jpg --claimed-date 2024-03-01
+      cat photo.png | provcheck scan -
+    """
+    from provcheck.databases import describe, open_for_search, search_databases
+    from provcheck.matcher import Matcher, ReferenceSet
+    from provcheck.report import make_renderer
+    from provcheck.report.records import ScanSummary
+    from provcheck.scan import ScanOptions, default_jobs, exit_code, scan_targets
+    from provcheck.targets import expand_targets
+
+    started = time.perf_counter()
+    refs = search_databases(dbs)
+    if not refs:
+        raise DatabaseError(
+            "no reference database to search: the bundled pack is missing and no --db was given"
+        )
+    with ExitStack() as stack:
+        stores = open_for_search(refs)
+        for store in stores:
+            stack.callback(store.close)
+        summary = ScanSummary(
+            databases=[describe(s, r) for s, r in zip(stores, refs, strict=True)],
+            claimed_date=claimed_date,
+        )
+        matcher = Matcher([ReferenceSet(s, ("pdq", "phash")) for s in stores], max_distance)
+        expanded = expand_targets(targets, include, exclude)
+        out = _open_output(stack, output)
+        renderer = make_renderer(fmt, out, claimed_date, verbose=verbose)
+        show_bar = (
+            progress
+            if progress is not None
+            else (fmt == "text" and sys.stderr.isatty() and len(expanded) > 1)
+        )
+        options = ScanOptions(limit=limit, jobs=jobs or default_jobs(), claimed_date=claimed_date)
+        bar = (
+            stack.enter_context(
+                click.progressbar(
+                    length=len(expanded),
+                    label="scanning",
+                    file=sys.stderr,
+                )
+            )
+            if show_bar
+            else None
+        )
+
+        def on_result(result: Any) -> None:
+            summary.count(result)
+            renderer.result(result)
+            if bar is not None:
+                bar.update(1)
+
+        scan_targets(expanded, matcher, options, on_result)
+        summary.elapsed_s = time.perf_counter() - started
+        summary.exit_code = exit_code(summary.counts, fail_on)
+        renderer.finish(summary)
+    sys.exit(summary.exit_code)
+
+
+# -- db ------------------------------------------------------------------------------------------
+
+
+@cli.group()
+def db() -> None:
+    """Build and inspect reference databases.
+
+    \b
+    Examples:
+      provcheck db add captures/ --label "AC-130 Gunship Simulator" --category game \\
+          --url https://store.example/ac130 --first-seen 2015-06-01
+      provcheck db stats
+      provcheck db export -o refs.jsonl
+    """
+
+
+def _source_options(required: bool) -> Any:
+    def decorate(fn: Any) -> Any:
+        options = [
+            click.option(
+                "--label",
+                required=required,
+                help="Name of the source (a game, a video, an archive).",
+            ),
+            click.option(
+                "--category",
+                type=click.Choice(["game", "footage", "other"]),
+                required=required,
+                default=None if required else "other",
+                help="What the source is.",
+            ),
+            click.option("--url", help="Where the source can be seen (store, video, archive)."),
+            click.option(
+                "--first-seen",
+                "first_seen",
+                metavar="YYYY-MM-DD",
+                help="When the source was first seen in public.",
+            ),
+            click.option("--license", "license_", help="License or terms of the material."),
+            click.option("--note", "note", help="Free-text note kept with the source."),
+        ]
+        for option in reversed(options):
+            fn = option(fn)
+        return fn
+
+    return decorate
+
+
+@db.command("add")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@_source_options(required=True)
+@click.option("--db", "dbs", multiple=True, type=click.Path(path_type=Path), help=_DB_HELP)
+@click.option(
+    "--jobs",
+    "-j",
+    type=int,
+    callback=_positive,
+    help="Worker processes for hashing. Default: all cores.",
+)
+def db_add(
+    paths: tuple[Path, ...],
+    label: str,
+    category: str,
+    url: str | None,
+    first_seen: str | None,
+    license_: str | None,
+    note: str | None,
+    dbs: tuple[Path, ...],
+    jobs: int | None,
+) -> None:
+    """Add images (files or folders, recursively) as references of one source.
+
+    Adding the same file to the same source again changes nothing.
+
+    \b
+    Example:
+      provcheck db add captures/ac130/ --label "AC-130 Gunship Simulator" \\
+          --category game --url https://store.example/ac130 --first-seen 2015-06-01
+    """
+    from provcheck.databases import write_database
+    from provcheck.ingest import add_files
+    from provcheck.scan import default_jobs
+    from provcheck.store import SourceInfo, open_store
+    from provcheck.targets import walk_folder
+
+    info = SourceInfo(label, category, url, first_seen, license_, note)
+    files: list[Path] = []
+    missing: list[str] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(walk_folder(path))
+        elif path.exists():
+            files.append(path)
+        else:
+            missing.append(f"{path}: no such file or folder")
+    for message in missing:
+        click.echo(f"provcheck: error: {message}", err=True)
+    target = write_database(dbs)
+    with open_store(target, create=True) as store:
+        show_bar = sys.stderr.isatty() and len(files) > 1
+        with (
+            click.progressbar(length=len(files), label="adding", file=sys.stderr)
+            if show_bar
+            else _NullBar() as bar
+        ):
+
+            def on_item(_path: Path, error: str | None) -> None:
+                if error:
+                    click.echo(
+                        f"\nprovcheck: error: {error}"
+                        if show_bar
+                        else f"provcheck: error: {error}",
+                        err=True,
+                    )
+                bar.update(1)
+
+            report = add_files(store, info, files, jobs=jobs or default_jobs(), on_item=on_item)
+    verb = "created" if report.source_created else "updated"
+    click.echo(
+        f"{verb} source {report.source_id} {label!r}: {report.added} added,"
+        f" {report.already_present} already present,"
+        f" {len(report.errors) + len(missing)} failed ({target})"
+    )
+    if report.errors or missing:
+        sys.exit(EXIT_USAGE)
+
+
+class _NullBar:
+    def __enter__(self) -> _NullBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def update(self, _n: int) -> None:
+        return None
+
+
+@db.command("list")
+@click.option("--db", "dbs", multiple=True, type=click.Path(path_type=Path), help=_DB_HELP)
+@click.option(
+    "--items",
+    "items_of",
+    type=int,
+    metavar="SOURCE_ID",
+    help="List the items of this source instead of the sources.",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+def db_list(dbs: tuple[Path, ...], items_of: int | None, fmt: str) -> None:
+    """List sources (with item counts and provenance), or the items of one source.
+
+    \b
+    Examples:
+      provcheck db list
+      provcheck db list --items 3 --db refs.sqlite
+    """
+    from provcheck.databases import open_for_search, search_databases
+
+    refs = search_databases(dbs)
+    stores = open_for_search(refs)
+    try:
+        listing: list[dict[str, Any]] = []
+        for store, ref in zip(stores, refs, strict=True):
+            if items_of is None:
+                rows: list[dict[str, Any]] = [
+                    {
+                        "id": s.id,
+                        "label": s.info.label,
+                        "category": s.info.category,
+                        "url": s.info.url,
+                        "first_seen": s.info.first_seen,
+                        "license": s.info.license,
+                        "notes": s.info.notes,
+                        "items": s.item_count,
+                    }
+                    for s in store.sources()
+                ]
+            else:
+                rows = [
+                    {
+                        "id": i.id,
+                        "origin": i.origin,
+                        "sha256": i.sha256,
+                        "width": i.width,
+                        "height": i.height,
+                        "frame_time": i.frame_time,
+                    }
+                    for i in store.items(source_id=items_of)
+                ]
+            listing.append({"database": str(ref.path), "role": ref.role, "rows": rows})
+    finally:
+        for store in stores:
+            store.close()
+    if fmt == "json":
+        click.echo(json.dumps(listing, indent=2, ensure_ascii=False))
+        return
+    for block in listing:
+        click.echo(f"# {block['database']} ({block['role']})")
+        for row in block["rows"]:
+            if items_of is None:
+                click.echo(
+                    f"{row['id']:>5}  {row['label']}  [{row['category']}]"
+                    f"  {row['items']} items  first seen {row['first_seen'] or '?'}"
+                    f"  {row['url'] or ''}".rstrip()
+                )
+            else:
+                at = f"  @{row['frame_time']:.2f}s" if row["frame_time"] is not None else ""
+                click.echo(f"{row['id']:>7}  {row['origin']}{at}")
+
+
+@db.command("stats")
+@click.option("--db", "dbs", multiple=True, type=click.Path(path_type=Path), help=_DB_HELP)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+def db_stats(dbs: tuple[Path, ...], fmt: str) -> None:
+    """Show what each searched database holds (the bundled pack and your own by default).
+
+    \b
+    Example:
+      provcheck db stats --format json
+    """
+    from provcheck.databases import default_db_path, open_for_search, search_databases
+
+    refs = search_databases(dbs)
+    stores = open_for_search(refs)
+    try:
+        stats = [
+            {"role": ref.role, **store.stats()} for store, ref in zip(stores, refs, strict=True)
+        ]
+    finally:
+        for store in stores:
+            store.close()
+    if fmt == "json":
+        click.echo(json.dumps(stats, indent=2))
+        return
+    if not stats:
+        click.echo("no databases")
+    for s in stats:
+        kinds: dict[str, int] = s["hashes"]  # type: ignore[assignment]
+        hashes = ", ".join(f"{k} {v}" for k, v in kinds.items()) or "none"
+        click.echo(
+            f"{s['role']:>8}  {s['path']}\n          {s['sources']} sources, {s['items']}"
+            f" items ({s['video_frames']} video frames), hashes: {hashes},"
+            f" {int(s['bytes']) / 1e6:.2f} MB"
+        )  # type: ignore[call-overload]
+    if all(r.role == "bundled" for r in refs):
+        click.echo(f"    user  {default_db_path()} (not created yet)")
+
+
+@db.command("remove")
+@click.option("--source", "source", metavar="ID|LABEL", help="Remove a source and all its items.")
+@click.option("--item", "item", type=int, metavar="ID", help="Remove one item.")
+@click.option("--db", "dbs", multiple=True, type=click.Path(path_type=Path), help=_DB_HELP)
+def db_remove(source: str | None, item: int | None, dbs: tuple[Path, ...]) -> None:
+    """Remove a source (with its items) or a single item.
+
+    \b
+    Examples:
+      provcheck db remove --source "AC-130 Gunship Simulator"
+      provcheck db remove --item 1234
+    """
+    from provcheck.databases import write_database
+    from provcheck.store import open_store
+
+    if (source is None) == (item is None):
+        raise UsageError("give exactly one of --source or --item")
+    with open_store(write_database(dbs)) as store:
+        if item is not None:
+            store.remove_item(item)
+            click.echo(f"removed item {item}")
+            return
+        assert source is not None
+        found = store.find_source(source)
+        source_id = found.id if found else int(source) if source.isdigit() else None
+        if source_id is None:
+            raise UsageError(f"no source labelled {source!r} in {store.path}")
+        n = store.remove_source(source_id)
+        click.echo(f"removed source {source_id} and its {n} items")
+
+
+@db.command("export")
+@click.option("--db", "dbs", multiple=True, type=click.Path(path_type=Path), help=_DB_HELP)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="File to write (default: standard output).",
+)
+def db_export(dbs: tuple[Path, ...], output: Path | None) -> None:
+    """Export hashes and provenance (no pixels) as versioned JSON Lines.
+
+    \b
+    Example:
+      provcheck db export -o refs.jsonl && provcheck db import refs.jsonl --db copy.sqlite
+    """
+    from provcheck.databases import write_database
+    from provcheck.exchange import export_lines
+    from provcheck.store import open_store
+
+    with open_store(write_database(dbs), readonly=True) as store, ExitStack() as stack:
+        out = _open_output(stack, output)
+        for line in export_lines(store):
+            out.write(line + "\n")
+
+
+@db.command("import")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@_source_options(required=False)
+@click.option("--db", "dbs", multiple=True, type=click.Path(path_type=Path), help=_DB_HELP)
+def db_import(
+    file: Path,
+    label: str | None,
+    category: str,
+    url: str | None,
+    first_seen: str | None,
+    license_: str | None,
+    note: str | None,
+    dbs: tuple[Path, ...],
+) -> None:
+    """Import an export file, or a plain PDQ list (64 hex digits per line, optional label).
+
+    A PDQ list's lines go to the source named on the line, else to --label. All or nothing:
+    a malformed line leaves the database unchanged.
+
+    \b
+    Examples:
+      provcheck db import refs.jsonl
+      provcheck db import shared-hashes.txt --label "Partner list 2026-10" --category footage
+    """
+    from provcheck.databases import write_database
+    from provcheck.exchange import import_file
+    from provcheck.store import SourceInfo, open_store
+
+    default = SourceInfo(label, category, url, first_seen, license_, note) if label else None
+    target = write_database(dbs)
+    with open_store(target, create=True) as store:
+        report = import_file(store, file, default_source=default)
+    click.echo(
+        f"imported {file} ({report.format}): {report.items_added} items added,"
+        f" {report.items_present} already present, {report.sources_created} new sources"
+        f" ({target})"
+    )
+
+
+def main() -> None:
+    try:
+        cli(prog_name="provcheck")
+    except SystemExit:
+        raise
+    except Exception as exc:
+        click.echo(f"provcheck: internal error: {type(exc).__name__}: {exc}", err=True)
+        sys.exit(EXIT_INTERNAL)

@@ -1,0 +1,278 @@
+"""Moving references between databases without pixels: the export format and PDQ hash lists.
+
+Export format, version 1 (JSON Lines, UTF-8, one JSON object per line; documented in the README):
+
+    {"format": "provcheck-export", "version": 1, "provcheck": "0.1.0", "hash_kinds": {...}}
+    {"type": "source", "key": 1, "label": ..., "category": ..., "url": ..., "first_seen": ...,
+     "license": ..., "notes": ...}
+    {"type": "item", "source": 1, "origin": ..., "item_key": ..., "sha256": ..., "width": ...,
+     "height": ..., "frame_time": ..., "hashes": [{"kind": "pdq", "hex": ..., "quality": ...,
+     "region": null | [x, y, w, h]}]}
+
+Every source line comes before the items that name its ``key``. Readers ignore unknown fields, so
+later versions can add fields without breaking older readers; a new ``version`` means a reader
+must not guess.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from provcheck import __version__
+from provcheck.errors import FormatError, UsageError
+from provcheck.fingerprint import Hash, get_hasher, hasher_names
+from provcheck.store import SourceInfo, Store, StoredHash
+
+FORMAT_NAME = "provcheck-export"
+FORMAT_VERSION = 1
+
+_PDQ_LINE = re.compile(r"^([0-9a-fA-F]{64})(?:\s+(.*))?$")
+
+
+def export_lines(store: Store) -> Iterator[str]:
+    header = {
+        "format": FORMAT_NAME,
+        "version": FORMAT_VERSION,
+        "provcheck": __version__,
+        "hash_kinds": {name: get_hasher(name).bits for name in hasher_names()},
+    }
+    yield json.dumps(header, sort_keys=True)
+    for source in store.sources():
+        info = source.info
+        yield json.dumps(
+            {
+                "type": "source",
+                "key": source.id,
+                "label": info.label,
+                "category": info.category,
+                "url": info.url,
+                "first_seen": info.first_seen,
+                "license": info.license,
+                "notes": info.notes,
+            },
+            sort_keys=True,
+            ensure_ascii=False,
+        )
+    for item in store.iter_items_with_hashes():
+        yield json.dumps(
+            {
+                "type": "item",
+                "source": item.source_id,
+                "origin": item.origin,
+                "item_key": item.item_key,
+                "sha256": item.sha256,
+                "width": item.width,
+                "height": item.height,
+                "frame_time": item.frame_time,
+                "hashes": [
+                    {
+                        "kind": h.hash.kind,
+                        "hex": h.hash.hex,
+                        "quality": h.quality,
+                        "region": list(h.region) if h.region else None,
+                    }
+                    for h in item.hashes
+                ],
+            },
+            sort_keys=True,
+            ensure_ascii=False,
+        )
+
+
+@dataclass(slots=True)
+class ImportReport:
+    format: str = ""
+    sources_created: int = 0
+    items_added: int = 0
+    items_present: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Item:
+    source_key: Any
+    origin: str
+    item_key: str
+    sha256: str | None
+    width: int | None
+    height: int | None
+    frame_time: float | None
+    hashes: list[StoredHash]
+
+
+def detect_format(first_line: str) -> str:
+    try:
+        head = json.loads(first_line)
+    except json.JSONDecodeError:
+        return "pdq-list"
+    if isinstance(head, dict) and head.get("format") == FORMAT_NAME:
+        return "export"
+    raise FormatError("first line is JSON but not a provcheck export header")
+
+
+def import_file(
+    store: Store,
+    path: Path,
+    *,
+    default_source: SourceInfo | None = None,
+) -> ImportReport:
+    """Import ``path`` (export JSON Lines or a PDQ list) in one transaction: all lines or none."""
+    try:
+        with path.open(encoding="utf-8") as handle:
+            first = ""
+            for first in handle:
+                if first.strip():
+                    break
+            if not first.strip():
+                raise FormatError(f"{path}: file is empty")
+            kind = detect_format(first.strip())
+            handle.seek(0)
+            if kind == "export":
+                sources, items = _read_export(handle, path)
+            else:
+                if default_source is None:
+                    raise UsageError(f"{path}: a PDQ hash list needs --label and --category")
+                sources, items = _read_pdq_list(handle, path, default_source)
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such file") from None
+    except UnicodeDecodeError:
+        raise FormatError(f"{path}: not UTF-8 text; expected an export or a PDQ list") from None
+    report = ImportReport(format=kind)
+    with store.transaction():
+        ids: dict[Any, int] = {}
+        for key, info in sources.items():
+            ids[key], created = store.ensure_source(info)
+            report.sources_created += int(created)
+        for item in items:
+            _, added = store.add_item(
+                ids[item.source_key],
+                origin=item.origin,
+                item_key=item.item_key,
+                sha256=item.sha256,
+                width=item.width,
+                height=item.height,
+                frame_time=item.frame_time,
+                hashes=item.hashes,
+            )
+            if added:
+                report.items_added += 1
+            else:
+                report.items_present += 1
+    return report
+
+
+def _read_export(lines: Iterable[str], path: Path) -> tuple[dict[Any, SourceInfo], list[_Item]]:
+    sources: dict[Any, SourceInfo] = {}
+    items: list[_Item] = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise FormatError(f"{where}: not valid JSON ({exc.msg})") from None
+        if not isinstance(record, dict):
+            raise FormatError(f"{where}: expected a JSON object")
+        try:
+            if "format" in record:
+                if record.get("version") != FORMAT_VERSION:
+                    raise FormatError(
+                        f"{where}: export format version {record.get('version')!r}; this"
+                        f" provcheck reads version {FORMAT_VERSION}"
+                    )
+            elif record.get("type") == "source":
+                sources[record["key"]] = SourceInfo(
+                    label=record["label"],
+                    category=record["category"],
+                    url=record.get("url"),
+                    first_seen=record.get("first_seen"),
+                    license=record.get("license"),
+                    notes=record.get("notes"),
+                )
+            elif record.get("type") == "item":
+                if record["source"] not in sources:
+                    raise FormatError(
+                        f"{where}: item names source {record['source']!r},"
+                        " which no earlier line defines"
+                    )
+                items.append(
+                    _Item(
+                        source_key=record["source"],
+                        origin=record["origin"],
+                        item_key=record["item_key"],
+                        sha256=record.get("sha256"),
+                        width=record.get("width"),
+                        height=record.get("height"),
+                        frame_time=record.get("frame_time"),
+                        hashes=[_stored_hash(h) for h in record["hashes"]],
+                    )
+                )
+            else:
+                raise FormatError(f"{where}: unknown record type {record.get('type')!r}")
+        except KeyError as exc:
+            raise FormatError(f"{where}: missing field {exc.args[0]!r}") from None
+        except (UsageError, ValueError, TypeError) as exc:
+            raise FormatError(f"{where}: {exc}") from None
+    return sources, items
+
+
+def _stored_hash(record: dict[str, Any]) -> StoredHash:
+    region = record.get("region")
+    if region is not None and (not isinstance(region, list) or len(region) != 4):
+        raise ValueError("region must be null or [x, y, w, h]")
+    return StoredHash(
+        Hash.from_hex(record["kind"], record["hex"]),
+        record.get("quality"),
+        tuple(float(v) for v in region) if region else None,  # type: ignore[arg-type]
+    )
+
+
+def _read_pdq_list(
+    lines: IO[str], path: Path, default: SourceInfo
+) -> tuple[dict[Any, SourceInfo], list[_Item]]:
+    """One 64-hex-digit PDQ hash per line, optionally followed by whitespace and a label.
+
+    A line's label names the source its hash belongs to (same category and provenance as the
+    command's options); lines without one go to the source named by ``--label``.
+    """
+    sources: dict[Any, SourceInfo] = {}
+    items: list[_Item] = []
+    origin = str(path.resolve())
+    for number, raw in enumerate(lines, start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        found = _PDQ_LINE.match(line)
+        if found is None:
+            raise FormatError(
+                f"{path}:{number}: expected 64 hex digits and an optional label, got {line[:80]!r}"
+            )
+        hex_digits, label = found.group(1).lower(), (found.group(2) or "").strip()
+        label = label or default.label
+        if label not in sources:
+            sources[label] = SourceInfo(
+                label,
+                default.category,
+                default.url,
+                default.first_seen,
+                default.license,
+                default.notes,
+            )
+        items.append(
+            _Item(
+                source_key=label,
+                origin=f"{origin}:{number}",
+                item_key=f"pdq:{hex_digits}",
+                sha256=None,
+                width=None,
+                height=None,
+                frame_time=None,
+                hashes=[StoredHash(Hash.from_hex("pdq", hex_digits))],
+            )
+        )
+    return sources, items

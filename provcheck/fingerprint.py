@@ -1,0 +1,176 @@
+"""Perceptual hashes: small value objects, hashers that declare their contract as data, a registry.
+
+A new hash kind is one class with a ``compute`` method registered under a stable name; the name is
+what the database stores, so it must never change once released.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import ClassVar, Protocol
+
+import numpy as np
+from PIL import Image, ImageOps
+
+#: Side, in pixels, of the working copy every hasher sees. PDQ downsamples to 64x64 and pHash
+#: to 32x32, so more pixels than this only cost decode time (see media.decode_image's draft).
+WORKING_SIZE = 512
+
+#: PDQ quality (0-100, a normalised gradient sum) below which an image is "insufficient": too
+#: flat or dark for any hash to say something. Meta's PDQ docs advise discarding hashes below 50.
+MIN_QUALITY = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Hash:
+    """One perceptual hash. ``bits`` are packed most-significant bit first, so ``hex`` matches the
+    canonical PDQ / imagehash text form used by hash-sharing programmes."""
+
+    kind: str
+    bits: bytes
+
+    def __sub__(self, other: Hash) -> int:
+        if other.kind != self.kind or len(other.bits) != len(self.bits):
+            raise ValueError(f"cannot compare a {self.kind} hash with a {other.kind} hash")
+        a = np.frombuffer(self.bits, dtype=np.uint8)
+        b = np.frombuffer(other.bits, dtype=np.uint8)
+        return int(np.bitwise_count(a ^ b).sum())
+
+    @property
+    def hex(self) -> str:
+        return self.bits.hex()
+
+    @classmethod
+    def from_hex(cls, kind: str, text: str) -> Hash:
+        hasher = get_hasher(kind)
+        text = text.strip().lower()
+        if len(text) != hasher.bits // 4:
+            raise ValueError(f"a {kind} hash has {hasher.bits // 4} hex digits, got {len(text)}")
+        try:
+            return cls(kind, bytes.fromhex(text))
+        except ValueError:
+            raise ValueError(f"not a hexadecimal {kind} hash: {text[:70]!r}") from None
+
+    @classmethod
+    def from_bit_vector(cls, kind: str, vector: np.ndarray) -> Hash:
+        return cls(kind, np.packbits(np.asarray(vector, dtype=np.uint8)).tobytes())
+
+
+class Hasher(Protocol):
+    """How to hash one kind, and its contract: size in bits and the default match threshold."""
+
+    name: ClassVar[str]
+    bits: ClassVar[int]
+    #: Largest Hamming distance still counted as the same picture at the defaults.
+    max_distance: ClassVar[int]
+
+    def compute(self, image: Image.Image) -> Hash: ...
+
+    def variants(self, image: Image.Image) -> list[Hash]:
+        """The hash of the image and of its mirror images (and, where free, 90-degree rotations),
+        so a query finds references that were flipped before re-posting."""
+        ...
+
+
+def _as_rgb_array(image: Image.Image) -> np.ndarray:
+    return np.asarray(image.convert("RGB") if image.mode != "RGB" else image)
+
+
+class PdqHasher:
+    """Meta's PDQ: 256 bits, built for exactly this job and exchanged between platforms."""
+
+    name: ClassVar[str] = "pdq"
+    bits: ClassVar[int] = 256
+    max_distance: ClassVar[int] = 31  # Meta's documented PDQ match threshold
+
+    def compute(self, image: Image.Image) -> Hash:
+        return self.compute_with_quality(image)[0]
+
+    def compute_with_quality(self, image: Image.Image) -> tuple[Hash, int]:
+        import pdqhash
+
+        vector, quality = pdqhash.compute(_as_rgb_array(image))
+        return Hash.from_bit_vector(self.name, vector), int(quality)
+
+    def variants(self, image: Image.Image) -> list[Hash]:
+        import pdqhash
+
+        vectors, _ = pdqhash.compute_dihedral(_as_rgb_array(image))
+        return [Hash.from_bit_vector(self.name, v) for v in vectors]
+
+
+class PHasher:
+    """imagehash's DCT pHash: 64 bits, the hash most OSINT tooling already speaks."""
+
+    name: ClassVar[str] = "phash"
+    bits: ClassVar[int] = 64
+    max_distance: ClassVar[int] = 8
+
+    def compute(self, image: Image.Image) -> Hash:
+        import imagehash
+
+        return Hash.from_bit_vector(self.name, imagehash.phash(image).hash.flatten())
+
+    def variants(self, image: Image.Image) -> list[Hash]:
+        return [self.compute(image), self.compute(ImageOps.mirror(image))]
+
+
+_REGISTRY: dict[str, Callable[[], Hasher]] = {
+    PdqHasher.name: PdqHasher,
+    PHasher.name: PHasher,
+}
+
+
+def hasher_names() -> list[str]:
+    return list(_REGISTRY)
+
+
+def get_hasher(name: str) -> Hasher:
+    try:
+        return _REGISTRY[name]()
+    except KeyError:
+        known = ", ".join(_REGISTRY)
+        raise ValueError(f"unknown hash kind {name!r} (known: {known})") from None
+
+
+def iter_hashers() -> Iterator[Hasher]:
+    for factory in _REGISTRY.values():
+        yield factory()
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """Everything provcheck stores about one picture's look: one hash per kind and PDQ's quality."""
+
+    hashes: Mapping[str, Hash]
+    quality: int
+
+    @property
+    def sufficient(self) -> bool:
+        return self.quality >= MIN_QUALITY
+
+
+@dataclass(frozen=True, slots=True)
+class QueryFingerprint:
+    """A fingerprint plus the mirrored/rotated variants a query searches with."""
+
+    fingerprint: Fingerprint
+    variants: Mapping[str, list[Hash]]
+
+
+def fingerprint(image: Image.Image) -> Fingerprint:
+    """Hash a working-size RGB image with every registered hasher."""
+    pdq = PdqHasher()
+    pdq_hash, quality = pdq.compute_with_quality(image)
+    hashes: dict[str, Hash] = {pdq.name: pdq_hash}
+    for hasher in iter_hashers():
+        if hasher.name not in hashes:
+            hashes[hasher.name] = hasher.compute(image)
+    return Fingerprint(hashes=hashes, quality=quality)
+
+
+def query_fingerprint(image: Image.Image) -> QueryFingerprint:
+    base = fingerprint(image)
+    variants = {hasher.name: hasher.variants(image) for hasher in iter_hashers()}
+    return QueryFingerprint(fingerprint=base, variants=variants)

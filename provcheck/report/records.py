@@ -1,0 +1,89 @@
+"""Results as plain JSON-ready dicts: the one schema every machine-readable format shares.
+
+The field names here are a public interface (README, "JSON output"); add fields, never rename.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from provcheck import __version__
+from provcheck.matcher import Match
+from provcheck.scan import STATUSES, ScanResult
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(slots=True)
+class ScanSummary:
+    databases: list[dict[str, Any]] = field(default_factory=list)
+    claimed_date: date | None = None
+    elapsed_s: float = 0.0
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATUSES, 0))
+    exit_code: int = 0
+
+    def count(self, result: ScanResult) -> None:
+        self.counts[result.status] += 1
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "provcheck": __version__,
+            "inputs": sum(self.counts.values()),
+            **self.counts,
+            "claimed_date": self.claimed_date.isoformat() if self.claimed_date else None,
+            "databases": self.databases,
+            "elapsed_s": round(self.elapsed_s, 3),
+            "exit_code": self.exit_code,
+        }
+
+
+def days_before_claim(first_seen: str | None, claimed: date | None) -> int | None:
+    """Days from the reference's first sighting to the claimed date (positive: seen earlier)."""
+    if claimed is None or not first_seen:
+        return None
+    try:
+        return (claimed - date.fromisoformat(first_seen)).days
+    except ValueError:
+        return None
+
+
+def match_record(match: Match, claimed: date | None) -> dict[str, Any]:
+    item, source = match.item, match.item.source
+    days = days_before_claim(source.first_seen, claimed)
+    return {
+        "origin": item.origin,
+        "label": source.label,
+        "category": source.category,
+        "url": source.url,
+        "first_seen": source.first_seen,
+        "frame_time": item.frame_time,
+        "confidence": match.confidence,
+        "distances": dict(sorted(match.distances.items())),
+        "transform": match.transform,
+        "license": source.license,
+        "notes": source.notes,
+        "sha256": item.sha256,
+        "width": item.width,
+        "height": item.height,
+        "item_id": item.id,
+        "source_id": item.source_id,
+        "database": match.database,
+        "first_seen_before_claim": None if days is None else days > 0,
+        "days_before_claim": days,
+    }
+
+
+def result_record(result: ScanResult, claimed: date | None) -> dict[str, Any]:
+    return {
+        "input": result.input,
+        "status": result.status,
+        "matches": [match_record(m, claimed) for m in result.matches],
+        "error": result.error,
+        "sha256": result.sha256,
+        "width": result.width,
+        "height": result.height,
+        "quality": result.quality,
+    }

@@ -1,0 +1,76 @@
+"""Readable text: one line per input as it is decided, then a summary line."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import IO
+
+from provcheck.matcher import Match
+from provcheck.report.records import ScanSummary, days_before_claim
+from provcheck.scan import CLEAN, ERROR, INSUFFICIENT, MATCH, ScanResult
+
+
+def _format_time(seconds: float) -> str:
+    whole = int(seconds)
+    return f"{whole // 3600:02d}:{whole % 3600 // 60:02d}:{whole % 60:02d}.{int(seconds % 1 * 10)}"
+
+
+def describe_match(match: Match, claimed: date | None) -> str:
+    item, source = match.item, match.item.source
+    parts = [f'"{source.label}" ({source.category})']
+    if item.frame_time is not None:
+        parts.append(f"frame at {_format_time(item.frame_time)}")
+    parts.append(f"first seen {source.first_seen or 'unknown'}")
+    days = days_before_claim(source.first_seen, claimed)
+    if days is not None:
+        parts.append(
+            f"{days} days before the claimed date"
+            if days > 0
+            else f"{-days} days after the claimed date"
+            if days < 0
+            else "on the claimed date"
+        )
+    distances = ", ".join(f"{k} {v}" for k, v in sorted(match.distances.items()))
+    parts.append(f"confidence {match.confidence:.2f} [{distances}]")
+    if match.transform != "original":
+        parts.append(match.transform)
+    text = "; ".join(parts)
+    if source.url:
+        text += f"; {source.url}"
+    return text + f"; origin {item.origin}"
+
+
+class TextRenderer:
+    def __init__(self, out: IO[str], claimed: date | None = None, *, verbose: bool = False) -> None:
+        self.out = out
+        self.claimed = claimed
+        self.verbose = verbose
+
+    def result(self, result: ScanResult) -> None:
+        if result.status == MATCH:
+            best = result.matches[0]
+            self.out.write(f"MATCH  {result.input}: {describe_match(best, self.claimed)}\n")
+            if self.verbose:
+                for other in result.matches[1:]:
+                    self.out.write(f"       also: {describe_match(other, self.claimed)}\n")
+        elif result.status == CLEAN:
+            self.out.write(f"clean  {result.input}\n")
+        elif result.status == INSUFFICIENT:
+            self.out.write(
+                f"insufficient  {result.input}: too little detail to hash meaningfully"
+                f" (PDQ quality {result.quality})\n"
+            )
+        elif result.status == ERROR:
+            self.out.write(f"ERROR  {result.error}\n")
+        self.out.flush()
+
+    def finish(self, summary: ScanSummary) -> None:
+        c = summary.counts
+        total = sum(c.values())
+        refs = sum(int(d.get("items", 0)) for d in summary.databases)
+        self.out.write(
+            f"{total} input{'s' if total != 1 else ''}: {c[MATCH]} match, {c[CLEAN]} clean,"
+            f" {c[INSUFFICIENT]} insufficient, {c[ERROR]} error"
+            f" ({refs} references in {len(summary.databases)} database"
+            f"{'s' if len(summary.databases) != 1 else ''}; {summary.elapsed_s:.2f} s)\n"
+        )
