@@ -94,10 +94,16 @@ class PdqHasher:
         return Hash.from_bit_vector(self.name, vector), int(quality)
 
     def variants(self, image: Image.Image) -> list[Hash]:
+        """PDQ's eight dihedral hashes, in pdqhash's order, with the two that matter most (as-is
+        and mirrored) hashed from real pixels: PDQ derives the others in the hash domain, which
+        for a mirror lands ~21 bits (up to 38 on the devset) from hashing the mirrored image."""
         import pdqhash
 
         vectors, _ = pdqhash.compute_dihedral(_as_rgb_array(image))
-        return [Hash.from_bit_vector(self.name, v) for v in vectors]
+        hashes = [Hash.from_bit_vector(self.name, v) for v in vectors]
+        hashes[0] = self.compute(image)
+        hashes[5] = self.compute(ImageOps.mirror(image))
+        return hashes
 
 
 class PHasher:

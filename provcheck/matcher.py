@@ -7,7 +7,7 @@ arrays made in the test.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -16,17 +16,18 @@ from provcheck.index import HammingIndex, build_index
 from provcheck.store import ItemRecord, KindArrays, Store
 
 #: Names of the transforms behind each query variant, in the order the hashers return them
-#: (PDQ: its eight dihedral hashes; pHash: as-is and mirrored).
+#: (PDQ: its eight dihedral hashes, pinned by tests/test_matcher.py; pHash: as-is and mirrored).
 VARIANT_NAMES: Mapping[str, Sequence[str]] = {
+    # How the query relates to the reference it matched: "the query is the reference ...".
     "pdq": (
         "original",
-        "rotated 90",
+        "rotated 90 clockwise",
         "rotated 180",
-        "rotated 270",
-        "mirrored",
+        "rotated 90 counter-clockwise",
         "flipped vertically",
+        "mirrored",
         "transposed",
-        "anti-transposed",
+        "transversed",
     ),
     "phash": ("original", "mirrored"),
 }
@@ -46,6 +47,7 @@ class Match:
     confidence: float
     transform: str  # how the query relates to the reference: "original", "mirrored", ...
     hash_kinds_matched: list[str] = field(default_factory=list)
+    identical_file: bool = False  # the query's bytes are the reference file's bytes
 
 
 def confidence_for(distances: Mapping[str, int], max_distances: Mapping[str, int]) -> float:
@@ -104,14 +106,26 @@ class Matcher:
         self.max_distances = dict(default_max_distances())
         self.max_distances.update(max_distances or {})
 
-    def match(self, query: QueryFingerprint, limit: int = 5) -> list[Match]:
+    def match(
+        self, query: QueryFingerprint, limit: int = 5, sha256: str | None = None
+    ) -> list[Match]:
+        """Matches best first. ``sha256`` of the query file, when known, puts a byte-identical
+        reference ahead of look-alikes (consecutive video frames often hash the same)."""
         if not query.fingerprint.sufficient:
             return []
         matches: list[Match] = []
         for ref in self.sets:
-            matches.extend(self._match_one_set(ref, query))
+            for found in self._match_one_set(ref, query):
+                identical = sha256 is not None and found.item.sha256 == sha256
+                matches.append(replace(found, identical_file=True) if identical else found)
         matches.sort(
-            key=lambda m: (-m.confidence, sum(m.distances.values()), m.database, m.item.id)
+            key=lambda m: (
+                -m.confidence,
+                not m.identical_file,
+                sum(m.distances.values()),
+                m.database,
+                m.item.id,
+            )
         )
         return matches[:limit]
 

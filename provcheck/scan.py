@@ -119,7 +119,7 @@ def _judge(hashed: _Hashed, matcher: Matcher, options: ScanOptions) -> ScanResul
     }
     if not query.fingerprint.sufficient:
         return ScanResult(hashed.input, INSUFFICIENT, **facts)  # type: ignore[arg-type]
-    matches = matcher.match(query, limit=options.limit)
+    matches = matcher.match(query, limit=options.limit, sha256=loaded.sha256)
     status = MATCH if matches else CLEAN
     return ScanResult(hashed.input, status, matches, **facts)  # type: ignore[arg-type]
 

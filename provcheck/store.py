@@ -116,11 +116,18 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """All or nothing: an exception inside rolls every write back."""
+        """All or nothing: an exception inside rolls every write back.
+
+        A transaction that changed any hash also refreshes the packed search arrays before it
+        commits, so readers (scans) never have to write and always find them current.
+        """
         self._require_writable()
         self._conn.execute("BEGIN IMMEDIATE")
         try:
+            before = self.generation()
             yield
+            if self.generation() != before:
+                self._refresh_packed()
         except BaseException:
             self._conn.execute("ROLLBACK")
             raise
@@ -194,7 +201,6 @@ class Store:
 
     def remove_source(self, source_id: int) -> int:
         """Delete a source and all its items; returns how many items went with it."""
-        self._require_writable()
         with self.transaction():
             n = self._conn.execute(
                 "SELECT count(*) FROM items WHERE source_id = ?", (source_id,)
@@ -339,10 +345,17 @@ class Store:
                 np.frombuffer(row[2], dtype="<i8"),
                 np.frombuffer(row[3], dtype=np.uint8).reshape(-1, nbytes),
             )
-        arrays = self._pack(kind, nbytes)
-        if self.writable:
+        # Stale (written by something that did not refresh): rebuild in memory, write nothing.
+        return self._pack(kind, nbytes)
+
+    def _refresh_packed(self) -> None:
+        generation = self.generation()
+        kinds = [r[0] for r in self._conn.execute("SELECT DISTINCT kind FROM hashes")]
+        self._conn.execute("DELETE FROM packed")
+        for kind in kinds:
+            arrays = self._pack(kind, get_hasher(kind).bits // 8)
             self._conn.execute(
-                "INSERT OR REPLACE INTO packed (kind, generation, hash_ids, item_ids, codes)"
+                "INSERT INTO packed (kind, generation, hash_ids, item_ids, codes)"
                 " VALUES (?, ?, ?, ?, ?)",
                 (
                     kind,
@@ -352,7 +365,6 @@ class Store:
                     arrays.codes.tobytes(),
                 ),
             )
-        return arrays
 
     def _pack(self, kind: str, nbytes: int) -> KindArrays:
         rows = self._conn.execute(

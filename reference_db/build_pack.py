@@ -15,7 +15,6 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from provcheck.fingerprint import hasher_names
 from provcheck.ingest import add_files
 from provcheck.scan import default_jobs
 from provcheck.store import SourceInfo, open_store
@@ -56,9 +55,6 @@ def build(devset: Path, out: Path) -> dict[str, int]:
             if report.errors:
                 raise SystemExit("\n".join(report.errors))
             counts[game] = report.added
-        with store.transaction():
-            for kind in hasher_names():
-                store.kind_arrays(kind)  # prebuild the search arrays: the pack is read-only
     conn = sqlite3.connect(tmp)
     conn.execute("PRAGMA journal_mode = DELETE")
     conn.execute("VACUUM")

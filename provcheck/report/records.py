@@ -63,6 +63,7 @@ def match_record(match: Match, claimed: date | None) -> dict[str, Any]:
         "confidence": match.confidence,
         "distances": dict(sorted(match.distances.items())),
         "transform": match.transform,
+        "identical_file": match.identical_file,
         "license": source.license,
         "notes": source.notes,
         "sha256": item.sha256,
