@@ -576,8 +576,13 @@ def db_remove(source: str | None, item: int | None, dbs: tuple[Path, ...]) -> No
     type=click.Path(path_type=Path, dir_okay=False),
     help="File to write (default: standard output).",
 )
-def db_export(dbs: tuple[Path, ...], output: Path | None) -> None:
-    """Export hashes and provenance (no pixels) as versioned JSON Lines.
+@click.option(
+    "--thumbnails",
+    is_flag=True,
+    help="Also export each item's small preview picture (base64). Off: an export shares no pixels.",
+)
+def db_export(dbs: tuple[Path, ...], output: Path | None, thumbnails: bool) -> None:
+    """Export hashes and provenance (no pixels unless --thumbnails) as versioned JSON Lines.
 
     \b
     Example:
@@ -589,7 +594,7 @@ def db_export(dbs: tuple[Path, ...], output: Path | None) -> None:
 
     with open_store(write_database(dbs), readonly=True) as store, ExitStack() as stack:
         out = _open_output(stack, output)
-        for line in export_lines(store):
+        for line in export_lines(store, thumbnails=thumbnails):
             out.write(line + "\n")
 
 
