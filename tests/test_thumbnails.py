@@ -156,3 +156,24 @@ def test_hostile_thumbnail_in_import_changes_nothing(tmp_path) -> None:
         with pytest.raises(FormatError, match=r"evil\.jsonl:3: thumbnail type"):
             import_file(store, export)
         assert store.items() == [] and store.sources() == []
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_scan_carries_previews_of_matches_only_when_asked(tmp_path, jobs) -> None:
+    from provcheck.matcher import Matcher, ReferenceSet
+    from provcheck.scan import ScanOptions, scan_targets
+    from provcheck.targets import Target
+
+    refs = [write_scene(tmp_path / f"ref{i}.jpg", i) for i in range(2)]
+    others = [write_scene(tmp_path / f"other{i}.jpg", 100 + i) for i in range(3)]
+    targets = [Target("file", str(p)) for p in [*refs, *others]]
+    with open_store(tmp_path / "r.sqlite", create=True) as store:
+        add_files(store, INFO, refs)
+        matcher = Matcher([ReferenceSet(store, ("pdq", "phash"))])
+        plain = scan_targets(targets, matcher, ScanOptions(jobs=jobs))
+        shown = scan_targets(targets, matcher, ScanOptions(jobs=jobs, thumbnails=True))
+    assert [r.status for r in shown] == ["match"] * 2 + ["clean"] * 3
+    assert all(r.thumbnail is None for r in plain)
+    assert all(r.thumbnail is not None for r in shown[:2])
+    assert all(r.thumbnail is None for r in shown[2:])
+    assert max(_decoded(shown[0].thumbnail.data).size) == MAX_SIDE
