@@ -169,7 +169,7 @@ def test_screenshot_shows_previews_with_region_outlines(tmp_path) -> None:
     page = tmp_path / "regions.html"
     page.write_text(out.getvalue(), encoding="utf-8")
     shot = tmp_path / "regions.png"
-    _chromium(tmp_path, page, f"--screenshot={shot}", "--window-size=1200,1200")
+    _chromium(tmp_path, page, f"--screenshot={shot}", "--window-size=900,1200")
     (qx, qy, qw, qh), (rx, ry, rw, rh) = _outline_boxes(shot)
     # previews are shown 320 px wide; a 320x200 scene is 320x200 on screen
     assert qx < rx

@@ -62,8 +62,8 @@ td.path { word-break: break-all; }
 section.case { border: 1px solid var(--line); border-left: 6px solid var(--flag);
                border-radius: 6px; padding: 16px; margin: 0 0 24px; }
 .pair { display: flex; flex-wrap: wrap; gap: 16px; margin: 0 0 12px; }
-figure { margin: 0; }
-figcaption { color: var(--muted); font-size: 13px; margin-top: 4px; }
+figure { margin: 0; width: 320px; }
+figcaption { color: var(--muted); font-size: 13px; margin-top: 4px; overflow-wrap: anywhere; }
 .shot { position: relative; display: inline-block; line-height: 0; background: #eef1f4; }
 .shot img { display: block; width: 320px; height: auto; }
 .region { position: absolute; border: 3px solid rgb(255, 0, 200);
@@ -136,6 +136,10 @@ class ReportEntry:
     reference_thumbnails: list[Thumbnail | None] = field(default_factory=list)
 
 
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def _status_cell(status: str) -> str:
     return f'<span class="status status-{_e(status)}">{_e(status)}</span>'
 
@@ -166,6 +170,11 @@ def _summary_section(entries: Sequence[ReportEntry], summary: dict[str, Any]) ->
         f"<li>{_e(d.get('path'))} ({_e(d.get('role'))}, {_e(d.get('items'))} items)</li>"
         for d in summary.get("databases", [])
     )
+    searched = (
+        f'<p class="meta">Databases searched:</p><ul class="meta">{databases}</ul>'
+        if databases
+        else ""
+    )
     return (
         '<h2 id="summary">Summary</h2>'
         '<table class="counts"><thead><tr><th>inputs</th><th>match</th><th>clean</th>'
@@ -173,7 +182,7 @@ def _summary_section(entries: Sequence[ReportEntry], summary: dict[str, Any]) ->
         f"<td>{int(summary.get('inputs', 0))}</td>{counts}</tr></tbody></table>"
         '<table class="inputs"><thead><tr><th>#</th><th>input</th><th>status</th>'
         f"<th>best match / problem</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
-        f'<p class="meta">Databases searched:</p><ul class="meta">{databases}</ul>'
+        f"{searched}"
     )
 
 
@@ -264,7 +273,7 @@ def render_document(
         f"<title>provcheck evidence report</title><style>{_CSS}</style></head><body>"
         "<h1>provcheck evidence report</h1>"
         f'<p class="meta">provcheck {_e(summary.get("provcheck"))}{claim};'
-        f" {int(summary.get('inputs', 0))} inputs checked in"
+        f" {_plural(int(summary.get('inputs', 0)), 'input')} checked in"
         f" {float(summary.get('elapsed_s', 0.0)):.2f} s</p>"
         f"{_summary_section(entries, summary)}"
         f'<h2 id="flagged">Flagged inputs ({len(flagged)})</h2>{body}'
