@@ -189,3 +189,45 @@ def test_cli_writes_csv_and_sarif(tmp_path, monkeypatch, sarif_validator) -> Non
     (result,) = log["runs"][0]["results"]
     assert result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "ref.jpg"
     assert log["runs"][0]["originalUriBaseIds"]["%SRCROOT%"]["uri"] == tmp_path.as_uri() + "/"
+
+
+@pytest.mark.slow
+def test_installed_entry_point_writes_every_new_format(tmp_path) -> None:
+    """A real process with a real worker pool (-j 2, five inputs), as a newsroom would run it."""
+    import subprocess
+    import sys
+
+    refs = [write_scene(tmp_path / f"ref{i}.jpg", 40 + i) for i in range(2)]
+    others = [write_scene(tmp_path / f"new{i}.jpg", 50 + i) for i in range(3)]
+    db = tmp_path / "r.sqlite"
+    run = [sys.executable, "-m", "provcheck"]
+    added = subprocess.run(
+        [*run, "db", "add", *map(str, refs), "--db", str(db), "--label", "L", "--category", "game"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert added.returncode == 0, added.stderr
+    inputs = [str(p) for p in [*refs, *others]]
+    for fmt in ("html", "csv", "sarif"):
+        out = tmp_path / f"report.{fmt}"
+        done = subprocess.run(
+            [*run, "scan", *inputs, "--db", str(db), "-j", "2", "--format", fmt, "-o", str(out)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 1, done.stderr
+        text = out.read_text(encoding="utf-8")
+        if fmt == "html":
+            assert text.count('src="data:image/') == 4  # two matches, query and reference each
+        elif fmt == "csv":
+            assert [r["status"] for r in csv.DictReader(io.StringIO(text, newline=""))] == [
+                "match",
+                "match",
+                "clean",
+                "clean",
+                "clean",
+            ]
+        else:
+            assert len(json.loads(text)["runs"][0]["results"]) == 2
