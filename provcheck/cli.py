@@ -115,10 +115,10 @@ def cli() -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "json", "jsonl"]),
+    type=click.Choice(["text", "json", "jsonl", "html", "csv", "sarif"]),
     default="text",
     show_default=True,
-    help="Output format (JSON schema in the README).",
+    help="Output format (JSON schema in the README; html, csv and sarif in docs/reports.md).",
 )
 @click.option(
     "--output",
@@ -209,7 +209,8 @@ def scan(
     """
     from provcheck.databases import describe, open_for_search, search_databases
     from provcheck.matcher import Matcher, ReferenceSet
-    from provcheck.report import make_renderer
+    from provcheck.report import PICTURE_FORMATS, make_renderer
+    from provcheck.report.html import thumbnails_from
     from provcheck.report.records import ScanSummary
     from provcheck.scan import ScanOptions, default_jobs, exit_code, scan_targets
     from provcheck.targets import expand_targets
@@ -231,13 +232,20 @@ def scan(
         matcher = Matcher([ReferenceSet(s, ("pdq", "phash")) for s in stores], max_distance)
         expanded = expand_targets(targets, include, exclude)
         out = _open_output(stack, output)
-        renderer = make_renderer(fmt, out, claimed_date, verbose=verbose)
+        renderer = make_renderer(
+            fmt, out, claimed_date, verbose=verbose, reference_thumbnails=thumbnails_from(stores)
+        )
         show_bar = (
             progress
             if progress is not None
             else (fmt == "text" and sys.stderr.isatty() and len(expanded) > 1)
         )
-        options = ScanOptions(limit=limit, jobs=jobs or default_jobs(), claimed_date=claimed_date)
+        options = ScanOptions(
+            limit=limit,
+            jobs=jobs or default_jobs(),
+            claimed_date=claimed_date,
+            thumbnails=fmt in PICTURE_FORMATS,
+        )
         bar = (
             stack.enter_context(
                 click.progressbar(
@@ -322,6 +330,12 @@ def _source_options(required: bool) -> Any:
     callback=_positive,
     help="Worker processes for hashing. Default: all cores.",
 )
+@click.option(
+    "--thumbnails/--no-thumbnails",
+    default=True,
+    show_default=True,
+    help="Keep a small preview (<= 160 px, a few KB) of each item for HTML reports.",
+)
 def db_add(
     paths: tuple[Path, ...],
     label: str,
@@ -332,6 +346,7 @@ def db_add(
     note: str | None,
     dbs: tuple[Path, ...],
     jobs: int | None,
+    thumbnails: bool,
 ) -> None:
     """Add images (files or folders, recursively) as references of one source.
 
@@ -379,7 +394,14 @@ def db_add(
                     )
                 bar.update(1)
 
-            report = add_files(store, info, files, jobs=jobs or default_jobs(), on_item=on_item)
+            report = add_files(
+                store,
+                info,
+                files,
+                jobs=jobs or default_jobs(),
+                on_item=on_item,
+                thumbnails=thumbnails,
+            )
     verb = "created" if report.source_created else "updated"
     click.echo(
         f"{verb} source {report.source_id} {label!r}: {report.added} added,"
@@ -554,8 +576,13 @@ def db_remove(source: str | None, item: int | None, dbs: tuple[Path, ...]) -> No
     type=click.Path(path_type=Path, dir_okay=False),
     help="File to write (default: standard output).",
 )
-def db_export(dbs: tuple[Path, ...], output: Path | None) -> None:
-    """Export hashes and provenance (no pixels) as versioned JSON Lines.
+@click.option(
+    "--thumbnails",
+    is_flag=True,
+    help="Also export each item's small preview picture (base64). Off: an export shares no pixels.",
+)
+def db_export(dbs: tuple[Path, ...], output: Path | None, thumbnails: bool) -> None:
+    """Export hashes and provenance (no pixels unless --thumbnails) as versioned JSON Lines.
 
     \b
     Example:
@@ -567,7 +594,7 @@ def db_export(dbs: tuple[Path, ...], output: Path | None) -> None:
 
     with open_store(write_database(dbs), readonly=True) as store, ExitStack() as stack:
         out = _open_output(stack, output)
-        for line in export_lines(store):
+        for line in export_lines(store, thumbnails=thumbnails):
             out.write(line + "\n")
 
 

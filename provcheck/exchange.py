@@ -7,7 +7,8 @@ Export format, version 1 (JSON Lines, UTF-8, one JSON object per line; documente
      "license": ..., "notes": ...}
     {"type": "item", "source": 1, "origin": ..., "item_key": ..., "sha256": ..., "width": ...,
      "height": ..., "frame_time": ..., "hashes": [{"kind": "pdq", "hex": ..., "quality": ...,
-     "region": null | [x, y, w, h]}]}
+     "region": null | [x, y, w, h]}],
+     "thumbnail": {"mime": "image/webp", "data": BASE64}}   <- optional, only with --thumbnails
 
 Every source line comes before the items that name its ``key``. Readers ignore unknown fields, so
 later versions can add fields without breaking older readers; a new ``version`` means a reader
@@ -16,6 +17,8 @@ must not guess.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -27,6 +30,7 @@ from provcheck import __version__
 from provcheck.errors import FormatError, UsageError
 from provcheck.fingerprint import Hash, get_hasher, hasher_names
 from provcheck.store import SourceInfo, Store, StoredHash
+from provcheck.thumbnail import Thumbnail, thumbnail_from_untrusted
 
 FORMAT_NAME = "provcheck-export"
 FORMAT_VERSION = 1
@@ -34,7 +38,9 @@ FORMAT_VERSION = 1
 _PDQ_LINE = re.compile(r"^([0-9a-fA-F]{64})(?:\s+(.*))?$")
 
 
-def export_lines(store: Store) -> Iterator[str]:
+def export_lines(store: Store, *, thumbnails: bool = False) -> Iterator[str]:
+    """The export, line by line. ``thumbnails`` adds each item's preview: off by default, since an
+    export is how hashes are shared with partners, and a preview is (a little of) the picture."""
     header = {
         "format": FORMAT_NAME,
         "version": FORMAT_VERSION,
@@ -59,8 +65,17 @@ def export_lines(store: Store) -> Iterator[str]:
             ensure_ascii=False,
         )
     for item in store.iter_items_with_hashes():
+        extra: dict[str, Any] = {}
+        if thumbnails:
+            thumb = store.thumbnails([item.id]).get(item.id)
+            if thumb is not None:
+                extra["thumbnail"] = {
+                    "mime": thumb.mime,
+                    "data": base64.b64encode(thumb.data).decode("ascii"),
+                }
         yield json.dumps(
             {
+                **extra,
                 "type": "item",
                 "source": item.source_id,
                 "origin": item.origin,
@@ -102,6 +117,7 @@ class _Item:
     height: int | None
     frame_time: float | None
     hashes: list[StoredHash]
+    thumbnail: Thumbnail | None = None
 
 
 def detect_format(first_line: str) -> str:
@@ -148,21 +164,28 @@ def import_file(
             ids[key], created = store.ensure_source(info)
             report.sources_created += int(created)
         for item in items:
-            _, added = store.add_item(
-                ids[item.source_key],
-                origin=item.origin,
-                item_key=item.item_key,
-                sha256=item.sha256,
-                width=item.width,
-                height=item.height,
-                frame_time=item.frame_time,
-                hashes=item.hashes,
-            )
-            if added:
+            if _store_item(store, ids[item.source_key], item):
                 report.items_added += 1
             else:
                 report.items_present += 1
     return report
+
+
+def _store_item(store: Store, source_id: int, item: _Item) -> bool:
+    """Add one imported item (and its preview, if any); True if it was new."""
+    item_id, added = store.add_item(
+        source_id,
+        origin=item.origin,
+        item_key=item.item_key,
+        sha256=item.sha256,
+        width=item.width,
+        height=item.height,
+        frame_time=item.frame_time,
+        hashes=item.hashes,
+    )
+    if item.thumbnail is not None:
+        store.put_thumbnail(item_id, item.thumbnail)
+    return added
 
 
 def _read_export(lines: Iterable[str], path: Path) -> tuple[dict[Any, SourceInfo], list[_Item]]:
@@ -210,6 +233,7 @@ def _read_export(lines: Iterable[str], path: Path) -> tuple[dict[Any, SourceInfo
                         height=record.get("height"),
                         frame_time=record.get("frame_time"),
                         hashes=[_stored_hash(h) for h in record["hashes"]],
+                        thumbnail=_thumbnail(record.get("thumbnail")),
                     )
                 )
             else:
@@ -219,6 +243,19 @@ def _read_export(lines: Iterable[str], path: Path) -> tuple[dict[Any, SourceInfo
         except (UsageError, ValueError, TypeError) as exc:
             raise FormatError(f"{where}: {exc}") from None
     return sources, items
+
+
+def _thumbnail(record: Any) -> Thumbnail | None:
+    """An item's optional preview, checked and re-encoded (an import file may be hostile)."""
+    if record is None:
+        return None
+    if not isinstance(record, dict) or not isinstance(record.get("data"), str):
+        raise ValueError('thumbnail must be {"mime": ..., "data": base64}')
+    try:
+        data = base64.b64decode(record["data"], validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("thumbnail data is not valid base64") from None
+    return thumbnail_from_untrusted(str(record.get("mime")), data)
 
 
 def _stored_hash(record: dict[str, Any]) -> StoredHash:

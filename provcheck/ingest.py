@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from provcheck.errors import InputError
 from provcheck.fingerprint import Fingerprint, fingerprint
 from provcheck.media import LoadedImage, load_image
 from provcheck.store import SourceInfo, Store, StoredHash
+from provcheck.thumbnail import Thumbnail, make_thumbnail
 
 #: Items written per transaction: big enough to be fast, small enough that an interrupted add of a
 #: large folder keeps most of its work (and every committed batch is complete).
@@ -32,24 +34,28 @@ class _Hashed:
     loaded: LoadedImage | None
     fingerprint: Fingerprint | None
     error: str | None
+    thumbnail: Thumbnail | None = None
 
 
-def _hash_path(path: Path) -> _Hashed:
+def _hash_path(path: Path, thumbnails: bool = False) -> _Hashed:
     try:
         loaded = load_image(path)
         fp = fingerprint(loaded.image)
     except InputError as exc:
         return _Hashed(path, None, None, str(exc))
+    # Encoded in the worker: a few KB cross the process boundary, never the pixels.
+    thumb = make_thumbnail(loaded.image) if thumbnails and fp.sufficient else None
     slim = LoadedImage(loaded.name, loaded.sha256, loaded.width, loaded.height, image=None)  # type: ignore[arg-type]
-    return _Hashed(path, slim, fp, None)
+    return _Hashed(path, slim, fp, None, thumb)
 
 
-def _hashed(paths: Sequence[Path], jobs: int) -> Iterator[_Hashed]:
+def _hashed(paths: Sequence[Path], jobs: int, thumbnails: bool) -> Iterator[_Hashed]:
+    work = partial(_hash_path, thumbnails=thumbnails)
     if jobs <= 1 or len(paths) < 4:
-        yield from map(_hash_path, paths)
+        yield from map(work, paths)
         return
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        yield from pool.map(_hash_path, paths, chunksize=max(1, min(16, len(paths) // (jobs * 4))))
+        yield from pool.map(work, paths, chunksize=max(1, min(16, len(paths) // (jobs * 4))))
 
 
 def stored_hashes(fp: Fingerprint) -> list[StoredHash]:
@@ -64,23 +70,26 @@ def add_files(
     jobs: int = 1,
     on_item: Callable[[Path, str | None], None] | None = None,
     origin_of: Callable[[Path], str] | None = None,
+    thumbnails: bool = True,
 ) -> AddReport:
     """Add ``paths`` (already expanded files) to the source described by ``info``.
 
     Unreadable files are reported and skipped; the rest are stored. Images too flat to hash
     meaningfully are refused as references too: they would only ever produce false matches.
-    ``origin_of`` names each item's origin (default: its absolute path).
+    ``origin_of`` names each item's origin (default: its absolute path). ``thumbnails`` keeps a
+    small preview of each item for the HTML report; an item already present gets one if it had
+    none, so re-adding a folder after an upgrade fills previews in.
     """
     origin_of = origin_of or (lambda p: str(p.resolve()))
     report = AddReport()
     with store.transaction():
         report.source_id, report.source_created = store.ensure_source(info)
-    pending: list[tuple[Path, LoadedImage, Fingerprint]] = []
+    pending: list[tuple[Path, LoadedImage, Fingerprint, Thumbnail | None]] = []
 
     def flush() -> None:
         with store.transaction():
-            for path, loaded, fp in pending:
-                _, added = store.add_item(
+            for path, loaded, fp, thumb in pending:
+                item_id, added = store.add_item(
                     report.source_id,
                     origin=origin_of(path),
                     item_key=loaded.sha256,
@@ -89,13 +98,15 @@ def add_files(
                     height=loaded.height,
                     hashes=stored_hashes(fp),
                 )
+                if thumb is not None:
+                    store.put_thumbnail(item_id, thumb)
                 if added:
                     report.added += 1
                 else:
                     report.already_present += 1
         pending.clear()
 
-    for hashed in _hashed(paths, jobs):
+    for hashed in _hashed(paths, jobs, thumbnails):
         error, loaded, fp = hashed.error, hashed.loaded, hashed.fingerprint
         if loaded is None or fp is None:
             error = error or f"{hashed.path}: could not be hashed"
@@ -105,7 +116,7 @@ def add_files(
                 f" (PDQ quality {fp.quality}); not added"
             )
         else:
-            pending.append((hashed.path, loaded, fp))
+            pending.append((hashed.path, loaded, fp, hashed.thumbnail))
             if len(pending) >= BATCH:
                 flush()
         if error is not None:

@@ -13,7 +13,7 @@ import numpy as np
 
 from provcheck.fingerprint import QueryFingerprint, get_hasher
 from provcheck.index import HammingIndex, build_index
-from provcheck.store import ItemRecord, KindArrays, Store
+from provcheck.store import ItemRecord, KindArrays, Region, Store
 
 #: Names of the transforms behind each query variant, in the order the hashers return them
 #: (PDQ: its eight dihedral hashes, pinned by tests/test_matcher.py; pHash: as-is and mirrored).
@@ -48,6 +48,10 @@ class Match:
     transform: str  # how the query relates to the reference: "original", "mirrored", ...
     hash_kinds_matched: list[str] = field(default_factory=list)
     identical_file: bool = False  # the query's bytes are the reference file's bytes
+    #: The matched part of each picture as fractions [x, y, w, h] of its width and height, in the
+    #: query's and the reference's own coordinates; None = the whole picture (or not known).
+    query_region: Region | None = None
+    reference_region: Region | None = None
 
 
 def confidence_for(distances: Mapping[str, int], max_distances: Mapping[str, int]) -> float:

@@ -6,8 +6,9 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
+from functools import partial
 from pathlib import Path
 
 from provcheck.errors import InputError
@@ -15,6 +16,7 @@ from provcheck.fingerprint import QueryFingerprint, query_fingerprint
 from provcheck.matcher import Match, Matcher
 from provcheck.media import LoadedImage, decode_image, load_image
 from provcheck.targets import Target
+from provcheck.thumbnail import Thumbnail, make_thumbnail
 
 MATCH, CLEAN, ERROR, INSUFFICIENT = "match", "clean", "error", "insufficient"
 STATUSES = (MATCH, CLEAN, INSUFFICIENT, ERROR)
@@ -30,6 +32,8 @@ class ScanResult:
     width: int | None = None
     height: int | None = None
     quality: int | None = None
+    #: A small preview of the input, kept only for matches and only when the report shows pictures.
+    thumbnail: Thumbnail | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +42,8 @@ class ScanOptions:
     limit: int = 5
     jobs: int = 1
     claimed_date: date | None = None
+    #: Carry a preview of each matched input (the HTML report shows it); off for other formats.
+    thumbnails: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,9 +54,12 @@ class _Hashed:
     loaded: LoadedImage | None = None
     query: QueryFingerprint | None = None
     error: str | None = None
+    thumbnail: Thumbnail | None = None
 
 
-def _hash_target(target: Target, stdin_data: bytes | None = None) -> _Hashed:
+def _hash_target(
+    target: Target, stdin_data: bytes | None = None, thumbnails: bool = False
+) -> _Hashed:
     try:
         if target.problem:
             raise InputError(target.value, target.problem)
@@ -68,9 +77,12 @@ def _hash_target(target: Target, stdin_data: bytes | None = None) -> _Hashed:
         return _Hashed(target.value, error=str(exc))
     except MemoryError:
         return _Hashed(target.value, error=f"{target.value}: out of memory while decoding")
-    # The worker drops the pixels: only facts and hashes cross the process boundary.
+    # The worker drops the pixels: only facts, hashes and (when asked) a few-KB preview cross the
+    # process boundary. Whether the input matches is decided later, so _judge drops the preview
+    # of everything that did not.
+    thumb = make_thumbnail(loaded.image) if thumbnails and query.fingerprint.sufficient else None
     slim = LoadedImage(loaded.name, loaded.sha256, loaded.width, loaded.height, image=None)  # type: ignore[arg-type]
-    return _Hashed(target.value, slim, query)
+    return _Hashed(target.value, slim, query, thumbnail=thumb)
 
 
 def default_jobs() -> int:
@@ -80,15 +92,18 @@ def default_jobs() -> int:
         return os.cpu_count() or 1
 
 
-def _hashed_stream(targets: Sequence[Target], jobs: int) -> Iterator[_Hashed]:
+def _hashed_stream(
+    targets: Sequence[Target], jobs: int, thumbnails: bool = False
+) -> Iterator[_Hashed]:
     stdin_data = sys.stdin.buffer.read() if any(t.kind == "stdin" for t in targets) else None
+    work = partial(_hash_target, thumbnails=thumbnails)
     if jobs <= 1 or len(targets) < 4:
         for target in targets:
-            yield _hash_target(target, stdin_data)
+            yield work(target, stdin_data)
         return
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         chunk = max(1, min(16, len(targets) // (jobs * 4)))
-        yield from pool.map(_hash_target, targets, [stdin_data] * len(targets), chunksize=chunk)
+        yield from pool.map(work, targets, [stdin_data] * len(targets), chunksize=chunk)
 
 
 def scan_targets(
@@ -99,7 +114,7 @@ def scan_targets(
 ) -> list[ScanResult]:
     """Scan every target; results come back in the order of ``targets`` whatever ``jobs`` is."""
     results = []
-    for hashed in _hashed_stream(targets, options.jobs):
+    for hashed in _hashed_stream(targets, options.jobs, options.thumbnails):
         result = _judge(hashed, matcher, options)
         results.append(result)
         if on_result is not None:
@@ -120,8 +135,10 @@ def _judge(hashed: _Hashed, matcher: Matcher, options: ScanOptions) -> ScanResul
     if not query.fingerprint.sufficient:
         return ScanResult(hashed.input, INSUFFICIENT, **facts)  # type: ignore[arg-type]
     matches = matcher.match(query, limit=options.limit, sha256=loaded.sha256)
-    status = MATCH if matches else CLEAN
-    return ScanResult(hashed.input, status, matches, **facts)  # type: ignore[arg-type]
+    if not matches:
+        return ScanResult(hashed.input, CLEAN, matches, **facts)  # type: ignore[arg-type]
+    result = ScanResult(hashed.input, MATCH, matches, **facts)  # type: ignore[arg-type]
+    return replace(result, thumbnail=hashed.thumbnail) if hashed.thumbnail else result
 
 
 FAIL_ON = ("any", "match", "error", "never")

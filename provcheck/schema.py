@@ -74,5 +74,15 @@ CREATE TABLE packed (
 );
 """
 
-MIGRATIONS: list[str] = [_V1]
+# v2: a small preview picture per item (provcheck.thumbnail), shown by the HTML evidence report.
+# Optional: hash-only imports and `db add --no-thumbnails` items simply have no row here.
+_V2 = """
+CREATE TABLE thumbnails (
+    item_id INTEGER PRIMARY KEY REFERENCES items (id) ON DELETE CASCADE,
+    mime    TEXT NOT NULL,       -- image/webp, image/jpeg or image/png
+    data    BLOB NOT NULL        -- a few KB, longest side <= 160 px
+);
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -18,6 +18,7 @@ import numpy as np
 from provcheck.errors import DatabaseError, UsageError
 from provcheck.fingerprint import Hash, get_hasher
 from provcheck.schema import APPLICATION_ID, CATEGORIES, MIGRATIONS, SCHEMA_VERSION
+from provcheck.thumbnail import MIME_TYPES, Thumbnail
 
 Region = tuple[float, float, float, float]
 
@@ -254,6 +255,41 @@ class Store:
             cur = self._conn.execute("DELETE FROM items WHERE id = ?", (item_id,))
             if cur.rowcount == 0:
                 raise UsageError(f"no item with id {item_id} in {self.path}")
+
+    # -- thumbnails ----------------------------------------------------------------------------
+
+    def put_thumbnail(self, item_id: int, thumbnail: Thumbnail) -> None:
+        """Store ``item_id``'s preview unless it already has one (call inside a transaction)."""
+        self._require_writable()
+        if thumbnail.mime not in MIME_TYPES:
+            raise ValueError(f"unsupported thumbnail type {thumbnail.mime!r}")
+        self._conn.execute(
+            "INSERT OR IGNORE INTO thumbnails (item_id, mime, data) VALUES (?, ?, ?)",
+            (item_id, thumbnail.mime, thumbnail.data),
+        )
+
+    def thumbnails(self, item_ids: Iterable[int]) -> dict[int, Thumbnail]:
+        """Previews of the given items that have one. A database from before schema 2 opened
+        read-only (the bundled pack may be one) has no thumbnail table, and so no previews."""
+        if not self._has_table("thumbnails"):
+            return {}
+        wanted = [int(i) for i in item_ids]
+        out: dict[int, Thumbnail] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for item_id, mime, data in self._conn.execute(
+                f"SELECT item_id, mime, data FROM thumbnails WHERE item_id IN ({marks})", chunk
+            ):
+                if mime in MIME_TYPES:  # never hand an unknown type on to a data: URI
+                    out[int(item_id)] = Thumbnail(mime, bytes(data))
+        return out
+
+    def _has_table(self, name: str) -> bool:
+        row = self._conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+        ).fetchone()
+        return row is not None
 
     def items(
         self,

@@ -51,6 +51,7 @@ def build(devset: Path, out: Path) -> dict[str, int]:
                 stills,
                 jobs=default_jobs(),
                 origin_of=lambda p: "devset/" + p.relative_to(devset).as_posix(),
+                thumbnails=False,  # the pack ships hashes and provenance, never pixels
             )
             if report.errors:
                 raise SystemExit("\n".join(report.errors))

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import IO, Protocol
+from typing import IO, TYPE_CHECKING, Protocol
 
 from provcheck.report.records import ScanSummary
 from provcheck.scan import ScanResult
+
+if TYPE_CHECKING:
+    from provcheck.report.html import ThumbnailLookup
 
 
 class Renderer(Protocol):
@@ -18,8 +21,14 @@ class Renderer(Protocol):
 
 
 def make_renderer(
-    fmt: str, out: IO[str], claimed: date | None = None, *, verbose: bool = False
+    fmt: str,
+    out: IO[str],
+    claimed: date | None = None,
+    *,
+    verbose: bool = False,
+    reference_thumbnails: ThumbnailLookup | None = None,
 ) -> Renderer:
+    """``reference_thumbnails`` finds a match's stored preview (only the HTML report shows them)."""
     if fmt == "text":
         from provcheck.report.text import TextRenderer
 
@@ -28,7 +37,21 @@ def make_renderer(
         from provcheck.report.jsonfmt import JsonLinesRenderer, JsonRenderer
 
         return JsonRenderer(out, claimed) if fmt == "json" else JsonLinesRenderer(out, claimed)
+    if fmt == "html":
+        from provcheck.report.html import HtmlRenderer
+
+        return HtmlRenderer(out, claimed, reference_thumbnails=reference_thumbnails)
+    if fmt == "csv":
+        from provcheck.report.csvfmt import CsvRenderer
+
+        return CsvRenderer(out, claimed)
+    if fmt == "sarif":
+        from provcheck.report.sarif import SarifRenderer
+
+        return SarifRenderer(out, claimed)
     raise ValueError(f"unknown format {fmt!r}")
 
 
-FORMATS = ("text", "json", "jsonl")
+FORMATS = ("text", "json", "jsonl", "html", "csv", "sarif")
+#: Formats that show pictures: the scan carries a preview of each matched input only for these.
+PICTURE_FORMATS = frozenset({"html"})

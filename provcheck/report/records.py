@@ -50,6 +50,21 @@ def days_before_claim(first_seen: str | None, claimed: date | None) -> int | Non
         return None
 
 
+def describe_days(days: int) -> str:
+    """``days_before_claim`` in words, as every human-readable format says it."""
+    if days > 0:
+        return f"{days} day{'s' if days != 1 else ''} before the claimed date"
+    if days < 0:
+        return f"{-days} day{'s' if days != -1 else ''} after the claimed date"
+    return "on the claimed date"
+
+
+def format_frame_time(seconds: float) -> str:
+    """Seconds into a video as HH:MM:SS.t."""
+    whole = int(seconds)
+    return f"{whole // 3600:02d}:{whole % 3600 // 60:02d}:{whole % 60:02d}.{int(seconds % 1 * 10)}"
+
+
 def match_record(match: Match, claimed: date | None) -> dict[str, Any]:
     item, source = match.item, match.item.source
     days = days_before_claim(source.first_seen, claimed)
@@ -74,6 +89,8 @@ def match_record(match: Match, claimed: date | None) -> dict[str, Any]:
         "database": match.database,
         "first_seen_before_claim": None if days is None else days > 0,
         "days_before_claim": days,
+        "query_region": list(match.query_region) if match.query_region else None,
+        "reference_region": list(match.reference_region) if match.reference_region else None,
     }
 
 

@@ -6,30 +6,24 @@ from datetime import date
 from typing import IO
 
 from provcheck.matcher import Match
-from provcheck.report.records import ScanSummary, days_before_claim
+from provcheck.report.records import (
+    ScanSummary,
+    days_before_claim,
+    describe_days,
+    format_frame_time,
+)
 from provcheck.scan import CLEAN, ERROR, INSUFFICIENT, MATCH, ScanResult
-
-
-def _format_time(seconds: float) -> str:
-    whole = int(seconds)
-    return f"{whole // 3600:02d}:{whole % 3600 // 60:02d}:{whole % 60:02d}.{int(seconds % 1 * 10)}"
 
 
 def describe_match(match: Match, claimed: date | None) -> str:
     item, source = match.item, match.item.source
     parts = [f'"{source.label}" ({source.category})']
     if item.frame_time is not None:
-        parts.append(f"frame at {_format_time(item.frame_time)}")
+        parts.append(f"frame at {format_frame_time(item.frame_time)}")
     parts.append(f"first seen {source.first_seen or 'unknown'}")
     days = days_before_claim(source.first_seen, claimed)
     if days is not None:
-        parts.append(
-            f"{days} days before the claimed date"
-            if days > 0
-            else f"{-days} days after the claimed date"
-            if days < 0
-            else "on the claimed date"
-        )
+        parts.append(describe_days(days))
     distances = ", ".join(f"{k} {v}" for k, v in sorted(match.distances.items()))
     parts.append(f"confidence {match.confidence:.2f} [{distances}]")
     if match.transform != "original":
