@@ -13,6 +13,8 @@ from typing import ClassVar, Protocol
 import numpy as np
 from PIL import Image, ImageOps
 
+from provcheck.features import QUERY_FEATURES, REFERENCE_FEATURES, Features, extract
+
 #: Side, in pixels, of the working copy every hasher sees. PDQ downsamples to 64x64 and pHash
 #: to 32x32, so more pixels than this only cost decode time (see media.decode_image's draft).
 WORKING_SIZE = 512
@@ -147,10 +149,12 @@ def iter_hashers() -> Iterator[Hasher]:
 
 @dataclass(frozen=True, slots=True)
 class Fingerprint:
-    """Everything provcheck stores about one picture's look: one hash per kind and PDQ's quality."""
+    """Everything provcheck stores about one picture's look: one hash per kind, PDQ's quality,
+    and local features (keypoints) for partial matches."""
 
     hashes: Mapping[str, Hash]
     quality: int
+    features: Features | None = None
 
     @property
     def sufficient(self) -> bool:
@@ -159,24 +163,41 @@ class Fingerprint:
 
 @dataclass(frozen=True, slots=True)
 class QueryFingerprint:
-    """A fingerprint plus the mirrored/rotated variants a query searches with."""
+    """A fingerprint plus what a query searches with beyond it: mirrored/rotated hash variants,
+    the features of the mirrored picture, and hashes of the picture found inside the query
+    (borders trimmed, or the photo inside a screenshot) when that differs from the whole."""
 
     fingerprint: Fingerprint
     variants: Mapping[str, list[Hash]]
+    mirrored_features: Features | None = None
+    inner_variants: Mapping[str, list[Hash]] | None = None
+    inner_box: tuple[float, float, float, float] | None = None  # fractions [x, y, w, h]
 
 
-def fingerprint(image: Image.Image) -> Fingerprint:
-    """Hash a working-size RGB image with every registered hasher."""
+def fingerprint(image: Image.Image, keypoints: int = REFERENCE_FEATURES) -> Fingerprint:
+    """Hash a working-size RGB image with every registered hasher, and find its keypoints."""
     pdq = PdqHasher()
     pdq_hash, quality = pdq.compute_with_quality(image)
     hashes: dict[str, Hash] = {pdq.name: pdq_hash}
     for hasher in iter_hashers():
         if hasher.name not in hashes:
             hashes[hasher.name] = hasher.compute(image)
-    return Fingerprint(hashes=hashes, quality=quality)
+    features = extract(image, keypoints) if keypoints and quality >= MIN_QUALITY else None
+    return Fingerprint(hashes=hashes, quality=quality, features=features)
 
 
 def query_fingerprint(image: Image.Image) -> QueryFingerprint:
-    base = fingerprint(image)
+    from provcheck.normalize import inner_box
+
+    base = fingerprint(image, QUERY_FEATURES)
     variants = {hasher.name: hasher.variants(image) for hasher in iter_hashers()}
-    return QueryFingerprint(fingerprint=base, variants=variants)
+    mirrored = extract(ImageOps.mirror(image), QUERY_FEATURES) if base.features else None
+    box = inner_box(image)
+    if box is None:
+        return QueryFingerprint(base, variants, mirrored)
+    inner = image.crop(box)
+    width, height = image.size
+    fractions = (box[0] / width, box[1] / height, (box[2] - box[0]) / width,
+                 (box[3] - box[1]) / height)
+    inner_variants = {hasher.name: hasher.variants(inner) for hasher in iter_hashers()}
+    return QueryFingerprint(base, variants, mirrored, inner_variants, fractions)

@@ -72,3 +72,32 @@ class LinearIndex:
 def build_index(codes: np.ndarray) -> HammingIndex:
     """The index to use for ``codes``; chosen by corpus size once faster indexes exist."""
     return LinearIndex(codes)
+
+
+class KeypointVotes:
+    """Retrieval by local features: which items own descriptors close to the query's keypoints.
+
+    An exact nearest-neighbour scan (OpenCV's SIMD Hamming matcher) over the strongest keypoints of
+    every item; each query keypoint votes for the item owning its nearest descriptor when that is
+    within ``max_distance``. Items with several votes are worth verifying geometrically.
+    """
+
+    def __init__(self, owners: np.ndarray, descriptors: np.ndarray) -> None:
+        self.owners = owners
+        self.descriptors = np.ascontiguousarray(descriptors, dtype=np.uint8)
+
+    def __len__(self) -> int:
+        return int(self.descriptors.shape[0])
+
+    def votes(self, query: np.ndarray, max_distance: int) -> dict[int, int]:
+        if len(self) == 0 or query is None or len(query) == 0:
+            return {}
+        import cv2
+
+        matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
+        found = matcher.match(np.ascontiguousarray(query, dtype=np.uint8), self.descriptors)
+        rows = np.array([m.trainIdx for m in found if m.distance <= max_distance], dtype=np.int64)
+        if len(rows) == 0:
+            return {}
+        owners, counts = np.unique(self.owners[rows], return_counts=True)
+        return dict(zip(owners.tolist(), counts.tolist(), strict=True))

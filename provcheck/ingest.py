@@ -100,6 +100,8 @@ def add_files(
                 )
                 if thumb is not None:
                     store.put_thumbnail(item_id, thumb)
+                if added and fp.features is not None and len(fp.features):
+                    store.put_features(item_id, fp.features)
                 if added:
                     report.added += 1
                 else:

@@ -6,14 +6,24 @@ arrays made in the test.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from provcheck.calibration import MIN_INLIERS, calibrated_confidence
+from provcheck.features import Features
 from provcheck.fingerprint import QueryFingerprint, get_hasher
-from provcheck.index import HammingIndex, build_index
-from provcheck.store import ItemRecord, KindArrays, Region, Store
+from provcheck.index import HammingIndex, KeypointVotes, build_index
+from provcheck.store import FEATURE_KIND, ItemRecord, KindArrays, Region, Store
+from provcheck.verify import Verification, verify
+
+#: A query keypoint votes for the item owning its nearest stored keypoint within this distance.
+VOTE_DISTANCE = 48
+#: Votes an item needs before it is worth verifying; and how many items are verified at most.
+MIN_VOTES, MAX_VERIFIED = 3, 8
+#: The query's strongest keypoints that vote (retrieval cost grows with them; verification uses all).
+QUERY_VOTERS = 300
 
 #: Names of the transforms behind each query variant, in the order the hashers return them
 #: (PDQ: its eight dihedral hashes, pinned by tests/test_matcher.py; pHash: as-is and mirrored).
@@ -48,23 +58,11 @@ class Match:
     transform: str  # how the query relates to the reference: "original", "mirrored", ...
     hash_kinds_matched: list[str] = field(default_factory=list)
     identical_file: bool = False  # the query's bytes are the reference file's bytes
+    inliers: int = 0  # keypoints agreeing on one geometric transform (0: not verified)
     #: The matched part of each picture as fractions [x, y, w, h] of its width and height, in the
     #: query's and the reference's own coordinates; None = the whole picture (or not known).
     query_region: Region | None = None
     reference_region: Region | None = None
-
-
-def confidence_for(distances: Mapping[str, int], max_distances: Mapping[str, int]) -> float:
-    """1.0 for identical hashes, 0.5 at a kind's ``max_distance``, 0 at twice it; best kind wins.
-
-    A plain, monotone reading of distance, documented in the README; it is not a probability.
-    """
-    best = 0.0
-    for kind, d in distances.items():
-        limit = max_distances.get(kind)
-        if limit:
-            best = max(best, 1.0 - 0.5 * d / limit)
-    return round(min(1.0, max(0.0, best)), 4)
 
 
 class ReferenceSet:
@@ -79,6 +77,8 @@ class ReferenceSet:
             arrays = store.kind_arrays(kind)
             self.arrays[kind] = arrays
             self.indexes[kind] = build_index(arrays.codes)
+        keypoints = store.kind_arrays(FEATURE_KIND)
+        self.keypoints = KeypointVotes(keypoints.item_ids, keypoints.codes)
 
     def __len__(self) -> int:
         return max((len(a.item_ids) for a in self.arrays.values()), default=0)
@@ -98,17 +98,46 @@ class ReferenceSet:
         return int(d.min()), int(variant)
 
 
+@dataclass(frozen=True, slots=True)
+class _QueryCodes:
+    """Every hash a query searches with, per kind, and the transform each row stands for."""
+
+    codes: dict[str, np.ndarray]
+    names: dict[str, list[str]]
+
+    @classmethod
+    def of(cls, query: QueryFingerprint, kinds: Iterable[str]) -> _QueryCodes:
+        codes, names = {}, {}
+        for kind in kinds:
+            hashes = list(query.variants.get(kind, []))
+            labels = list(VARIANT_NAMES[kind][: len(hashes)])
+            inner = (query.inner_variants or {}).get(kind, [])
+            # Only the as-is and mirrored hashes of the inner picture: rotations of a crop are rare.
+            for n, h in enumerate(inner[:1] + inner[5:6] if kind == "pdq" else inner):
+                hashes.append(h)
+                labels.append(INNER_PREFIX + ("original" if n == 0 else "mirrored"))
+            if hashes:
+                codes[kind] = np.stack([np.frombuffer(h.bits, dtype=np.uint8) for h in hashes])
+                names[kind] = labels
+        return cls(codes, names)
+
+
+INNER_PREFIX = "inner picture, "
+
+
 class Matcher:
-    """Search every reference set with every hash kind and variant, then decide and rank."""
+    """Search every reference set with every hash kind, variant and keypoint, verify, decide."""
 
     def __init__(
         self,
         reference_sets: Sequence[ReferenceSet],
         max_distances: Mapping[str, int] | None = None,
+        min_inliers: int = MIN_INLIERS,
     ) -> None:
         self.sets = list(reference_sets)
         self.max_distances = dict(default_max_distances())
         self.max_distances.update(max_distances or {})
+        self.min_inliers = min_inliers
 
     def match(
         self, query: QueryFingerprint, limit: int = 5, sha256: str | None = None
@@ -126,6 +155,7 @@ class Matcher:
             key=lambda m: (
                 -m.confidence,
                 not m.identical_file,
+                -m.inliers,
                 sum(m.distances.values()),
                 m.database,
                 m.item.id,
@@ -133,46 +163,127 @@ class Matcher:
         )
         return matches[:limit]
 
-    def _match_one_set(self, ref: ReferenceSet, query: QueryFingerprint) -> list[Match]:
-        codes = {
-            kind: np.stack([np.frombuffer(h.bits, dtype=np.uint8) for h in hashes])
-            for kind, hashes in query.variants.items()
-            if kind in ref.indexes
-        }
+    def _global_candidates(self, ref: ReferenceSet, q: _QueryCodes) -> dict[int, set[str]]:
+        """Items within a kind's ``max_distance`` of any query hash: the nearest ``MAX_VERIFIED``
+        per kind (near-identical video frames can put hundreds within reach)."""
         candidates: dict[int, set[str]] = {}
-        for kind, variant_codes in codes.items():
+        for kind, variant_codes in q.codes.items():
+            if kind not in ref.indexes:
+                continue
             index, arrays = ref.indexes[kind], ref.arrays[kind]
+            best: dict[int, int] = {}
             for code in variant_codes:
-                hits = index.query(code, self.max_distances[kind])
-                for item_id in arrays.item_ids[hits.rows].tolist():
-                    candidates.setdefault(int(item_id), set()).add(kind)
+                hits = index.query(code, self.max_distances[kind], limit=4 * MAX_VERIFIED)
+                for item_id, d in zip(arrays.item_ids[hits.rows].tolist(),
+                                      hits.distances.tolist(), strict=True):
+                    best[item_id] = min(d, best.get(item_id, d))
+            for item_id in sorted(best, key=lambda i: (best[i], i))[:MAX_VERIFIED]:
+                candidates.setdefault(int(item_id), set()).add(kind)
+        return candidates
+
+    def _local_candidates(self, ref: ReferenceSet, query: QueryFingerprint) -> list[int]:
+        votes: dict[int, int] = {}
+        for features in (query.fingerprint.features, query.mirrored_features):
+            if features is None:
+                continue
+            strongest = features.descriptors[:QUERY_VOTERS]
+            for item_id, n in ref.keypoints.votes(strongest, VOTE_DISTANCE).items():
+                votes[item_id] = max(votes.get(item_id, 0), n)
+        ranked = sorted((n, item) for item, n in votes.items() if n >= MIN_VOTES)
+        return [item for _, item in reversed(ranked[-MAX_VERIFIED:])]
+
+    def _match_one_set(self, ref: ReferenceSet, query: QueryFingerprint) -> list[Match]:
+        q = _QueryCodes.of(query, ref.indexes)
+        candidates = self._global_candidates(ref, q)
+        for item_id in self._local_candidates(ref, query):
+            candidates.setdefault(item_id, set())
         if not candidates:
             return []
         records = {r.id: r for r in ref.store.items(sorted(candidates))}
+        stored = ref.store.features(candidates)
         out = []
         for item_id, kinds_hit in candidates.items():
-            distances: dict[str, int] = {}
-            best_variant = (10**9, "original")
-            for kind, variant_codes in codes.items():
-                found = ref.item_distance(kind, item_id, variant_codes)
-                if found is None:
-                    continue
-                distance, variant = found
-                distances[kind] = distance
-                normalised = distance / self.max_distances[kind]
-                if normalised < best_variant[0]:
-                    best_variant = (normalised, VARIANT_NAMES[kind][variant])
             record = records.get(item_id)
             if record is None:  # removed between loading the arrays and now
                 continue
+            distances, transform = self._distances(ref, item_id, q)
+            geometry = _verify_both(query, stored.get(item_id), self.min_inliers)
+            if not self._decide(kinds_hit, geometry, has_features=item_id in stored,
+                                distances=distances):
+                continue
+            query_region, reference_region = None, None
+            if geometry is not None:
+                transform = "mirrored" if geometry[1] else "original"
+                query_region = geometry[0].query_box
+                reference_region = geometry[0].reference_box
+            elif transform.startswith(INNER_PREFIX) and query.inner_box is not None:
+                query_region = query.inner_box
             out.append(
                 Match(
                     database=ref.name,
                     item=record,
                     distances=distances,
-                    confidence=confidence_for(distances, self.max_distances),
-                    transform=best_variant[1],
+                    confidence=calibrated_confidence(distances, geometry[0] if geometry else None),
+                    transform=transform,
                     hash_kinds_matched=sorted(kinds_hit),
+                    inliers=geometry[0].inliers if geometry else 0,
+                    query_region=query_region,
+                    reference_region=reference_region,
                 )
             )
         return out
+
+    def _distances(
+        self, ref: ReferenceSet, item_id: int, q: _QueryCodes
+    ) -> tuple[dict[str, int], str]:
+        distances: dict[str, int] = {}
+        best = (float("inf"), "original")
+        for kind, variant_codes in q.codes.items():
+            found = ref.item_distance(kind, item_id, variant_codes)
+            if found is None:
+                continue
+            distance, variant = found
+            distances[kind] = distance
+            normalised = distance / self.max_distances[kind]
+            if normalised < best[0]:
+                best = (normalised, q.names[kind][variant])
+        return distances, best[1]
+
+    def _decide(
+        self,
+        kinds_hit: set[str],
+        geometry: tuple[Verification, bool] | None,
+        *,
+        has_features: bool,
+        distances: Mapping[str, int],
+    ) -> bool:
+        """Same picture when the keypoints agree geometrically, or when PDQ alone is within its
+        threshold (thumbnails too small for keypoints). Without stored keypoints (hash-only
+        imports) any hash kind within its threshold decides, as hash-sharing lists intend."""
+        if geometry is not None:
+            return True
+        if "pdq" in kinds_hit and distances.get("pdq", 256) <= self.max_distances["pdq"]:
+            return True
+        return bool(kinds_hit) and not has_features
+
+
+def _verify_both(
+    query: QueryFingerprint, reference: Features | None, min_inliers: int
+) -> tuple[Verification, bool] | None:
+    """Verify the query as it is, then mirrored; (result, mirrored?) of the better one."""
+    if reference is None or query.fingerprint.features is None:
+        return None
+    best: tuple[Verification, bool] | None = None
+    for features, mirrored in ((query.fingerprint.features, False),
+                               (query.mirrored_features, True)):
+        if features is None:
+            continue
+        found = verify(features, reference, min_inliers)
+        if found is None:
+            continue
+        if mirrored:
+            x, y, w, h = found.query_box
+            found = replace(found, query_box=(1.0 - x - w, y, w, h))
+        if best is None or found.inliers > best[0].inliers:
+            best = (found, mirrored)
+    return best

@@ -84,5 +84,21 @@ CREATE TABLE thumbnails (
 );
 """
 
-MIGRATIONS: list[str] = [_V1, _V2]
+# v3: ORB keypoints per item (provcheck.features), for partial matches and verification. The
+# strongest of them are also packed into `packed` (kind 'orb') for retrieval, so a change to
+# features bumps the generation like a change to hashes does.
+_V3 = """
+CREATE TABLE features (
+    item_id INTEGER PRIMARY KEY REFERENCES items (id) ON DELETE CASCADE,
+    data    BLOB NOT NULL        -- provcheck.features.Features.to_blob(): ~36 bytes a keypoint
+);
+CREATE TRIGGER features_added AFTER INSERT ON features BEGIN
+    UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation';
+END;
+CREATE TRIGGER features_removed AFTER DELETE ON features BEGIN
+    UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation';
+END;
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -18,6 +18,7 @@ import numpy as np
 from provcheck.errors import DatabaseError, UsageError
 from provcheck.fingerprint import Hash, get_hasher
 from provcheck.schema import APPLICATION_ID, CATEGORIES, MIGRATIONS, SCHEMA_VERSION
+from provcheck.features import RETRIEVAL_FEATURES, Features
 from provcheck.thumbnail import MIME_TYPES, Thumbnail
 
 Region = tuple[float, float, float, float]
@@ -90,6 +91,14 @@ class KindArrays:
     hash_ids: np.ndarray  # int64
     item_ids: np.ndarray  # int64
     codes: np.ndarray  # uint8, shape (rows, bytes per hash)
+
+
+#: The `packed` kind holding every item's retrieval keypoints (see provcheck.features).
+FEATURE_KIND = "orb"
+
+
+def _row_bytes(kind: str) -> int:
+    return 32 if kind == FEATURE_KIND else get_hasher(kind).bits // 8
 
 
 def _now() -> str:
@@ -285,6 +294,45 @@ class Store:
                     out[int(item_id)] = Thumbnail(mime, bytes(data))
         return out
 
+    # -- local features ------------------------------------------------------------------------
+
+    def put_features(self, item_id: int, features: Features) -> None:
+        self._require_writable()
+        self._conn.execute(
+            "INSERT OR REPLACE INTO features (item_id, data) VALUES (?, ?)",
+            (item_id, features.to_blob()),
+        )
+
+    def features(self, item_ids: Iterable[int]) -> dict[int, Features]:
+        """Keypoints of these items; items without (hash-only imports, older databases) are absent."""
+        if not self._has_table("features"):
+            return {}
+        wanted = [int(i) for i in item_ids]
+        out: dict[int, Features] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for item_id, blob in self._conn.execute(
+                f"SELECT item_id, data FROM features WHERE item_id IN ({marks})", chunk
+            ):
+                out[int(item_id)] = Features.from_blob(bytes(blob))
+        return out
+
+    def _pack_features(self) -> KindArrays:
+        """The strongest keypoints of every item, one row per descriptor, for retrieval."""
+        item_ids: list[np.ndarray] = []
+        codes: list[np.ndarray] = []
+        if self._has_table("features"):
+            for item_id, blob in self._conn.execute(
+                "SELECT item_id, data FROM features ORDER BY item_id"
+            ):
+                desc = Features.from_blob(bytes(blob)).descriptors[:RETRIEVAL_FEATURES]
+                item_ids.append(np.full(len(desc), item_id, dtype=np.int64))
+                codes.append(desc)
+        ids = np.concatenate(item_ids) if item_ids else np.zeros(0, np.int64)
+        packed = np.concatenate(codes) if codes else np.zeros((0, 32), np.uint8)
+        return KindArrays(FEATURE_KIND, ids, ids, np.ascontiguousarray(packed))
+
     def _has_table(self, name: str) -> bool:
         row = self._conn.execute(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
@@ -368,8 +416,11 @@ class Store:
         )
 
     def kind_arrays(self, kind: str) -> KindArrays:
-        """The packed search arrays for ``kind``: one blob read when fresh, rebuilt when stale."""
-        nbytes = get_hasher(kind).bits // 8
+        """The packed search arrays for ``kind``: one blob read when fresh, rebuilt when stale.
+
+        ``kind`` is a hash kind, or ``FEATURE_KIND`` for the retrieval keypoints of every item.
+        """
+        nbytes = _row_bytes(kind)
         generation = self.generation()
         row = self._conn.execute(
             "SELECT generation, hash_ids, item_ids, codes FROM packed WHERE kind = ?", (kind,)
@@ -387,9 +438,11 @@ class Store:
     def _refresh_packed(self) -> None:
         generation = self.generation()
         kinds = [r[0] for r in self._conn.execute("SELECT DISTINCT kind FROM hashes")]
+        if self._has_table("features"):
+            kinds.append(FEATURE_KIND)
         self._conn.execute("DELETE FROM packed")
         for kind in kinds:
-            arrays = self._pack(kind, get_hasher(kind).bits // 8)
+            arrays = self._pack(kind, _row_bytes(kind))
             self._conn.execute(
                 "INSERT INTO packed (kind, generation, hash_ids, item_ids, codes)"
                 " VALUES (?, ?, ?, ?, ?)",
@@ -403,6 +456,8 @@ class Store:
             )
 
     def _pack(self, kind: str, nbytes: int) -> KindArrays:
+        if kind == FEATURE_KIND:
+            return self._pack_features()
         rows = self._conn.execute(
             "SELECT id, item_id, bits FROM hashes WHERE kind = ? ORDER BY item_id, id", (kind,)
         ).fetchall()

@@ -9,7 +9,8 @@ from PIL import Image, ImageOps
 
 from provcheck.fingerprint import fingerprint, query_fingerprint
 from provcheck.ingest import stored_hashes
-from provcheck.matcher import Matcher, ReferenceSet, confidence_for
+from provcheck.calibration import calibrated_confidence
+from provcheck.matcher import Matcher, ReferenceSet
 from provcheck.store import SourceInfo, open_store
 from tests.conftest import synthetic_picture
 
@@ -64,11 +65,11 @@ def test_insufficient_query_never_matches_even_a_flat_reference(db_path):
         assert matcher.match(query_fingerprint(flat)) == []
 
 
-def test_confidence_is_monotone_in_distance():
-    limits = {"pdq": 31}
-    values = [confidence_for({"pdq": d}, limits) for d in (0, 10, 31, 62, 100)]
-    assert values == sorted(values, reverse=True)
-    assert values[0] == 1.0 and values[2] == 0.5 and values[-1] == 0.0
+def test_confidence_is_monotone_in_distance_and_in_inliers():
+    by_distance = [calibrated_confidence({"pdq": d}, None) for d in (0, 10, 31, 62, 128)]
+    assert by_distance == sorted(by_distance, reverse=True)
+    assert by_distance[0] > 0.99 and by_distance[-1] < 0.01
+    assert all(0.0 <= c <= 1.0 for c in by_distance)
 
 
 @pytest.mark.parametrize(

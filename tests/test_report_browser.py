@@ -18,12 +18,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from PIL import Image
-from tests.report_fixtures import constructed_match, match_result, scene, write_scene
 
 from provcheck.cli import cli
 from provcheck.report.html import OUTLINE_RGB, HtmlRenderer
 from provcheck.report.records import ScanSummary
 from provcheck.thumbnail import make_thumbnail
+from tests.report_fixtures import constructed_match, match_result, scene, write_scene
 
 pytestmark = pytest.mark.slow
 

@@ -11,7 +11,6 @@ from pathlib import Path
 import jsonschema
 import pytest
 from click.testing import CliRunner
-from tests.report_fixtures import HOSTILE, constructed_match, match_result, write_scene
 
 from provcheck.cli import cli
 from provcheck.report import FORMATS, make_renderer
@@ -20,6 +19,7 @@ from provcheck.report.records import ScanSummary
 from provcheck.report.sarif import artifact_location
 from provcheck.scan import CLEAN, ERROR, INSUFFICIENT, ScanResult
 from provcheck.store import SourceInfo
+from tests.report_fixtures import HOSTILE, constructed_match, match_result, write_scene
 
 SCHEMA_PATH = Path(__file__).parent / "data" / "sarif-schema-2.1.0.json"
 CLAIMED = date(2024, 3, 1)

@@ -8,7 +8,6 @@ from datetime import date
 from html.parser import HTMLParser
 
 import pytest
-from tests.report_fixtures import HOSTILE, constructed_match, match_result, scene
 
 from provcheck.report.html import (
     CSP,
@@ -21,6 +20,7 @@ from provcheck.report.html import (
 from provcheck.report.records import ScanSummary, result_record
 from provcheck.scan import CLEAN, ERROR, ScanResult
 from provcheck.thumbnail import make_thumbnail
+from tests.report_fixtures import HOSTILE, constructed_match, match_result, scene
 
 CLAIMED = date(2024, 3, 1)
 

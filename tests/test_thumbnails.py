@@ -10,7 +10,6 @@ import sqlite3
 import pytest
 from click.testing import CliRunner
 from PIL import Image
-from tests.report_fixtures import scene, write_scene
 
 from provcheck.cli import cli
 from provcheck.errors import FormatError
@@ -19,6 +18,7 @@ from provcheck.ingest import add_files
 from provcheck.schema import MIGRATIONS, SCHEMA_VERSION
 from provcheck.store import SourceInfo, open_store
 from provcheck.thumbnail import MAX_SIDE, MIME_TYPES, make_thumbnail, thumbnail_from_untrusted
+from tests.report_fixtures import scene, write_scene
 
 INFO = SourceInfo("Test game", "game", "https://example.org/game", "2015-06-01")
 
@@ -112,6 +112,7 @@ def test_version_1_database_is_migrated_and_read_only_v1_has_no_previews(tmp_pat
     # turn it back into a version-1 database, as an older provcheck left it
     conn = sqlite3.connect(old)
     conn.execute("DROP TABLE thumbnails")
+    conn.execute("DROP TABLE features")  # and what later versions added
     conn.execute("PRAGMA user_version = 1")
     conn.commit()
     conn.close()

@@ -1,0 +1,107 @@
+"""Local features (ORB keypoints) for partial matches: crops, captions, screenshots, overlays.
+
+Global hashes describe a whole picture and fail once a re-post crops or surrounds it. Keypoints
+with binary descriptors survive that; ``verify`` checks they agree on one geometric transform.
+OpenCV is imported lazily: only scans and adds that compute features pay for it.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+#: Keypoints kept per reference item: ~36 bytes each in the database (see README, "Matching").
+REFERENCE_FEATURES = 256
+#: Keypoints extracted from a query: more than a reference, so a 50% crop still finds its share.
+QUERY_FEATURES = 700
+#: The strongest keypoints of each reference that go into the in-memory retrieval array.
+RETRIEVAL_FEATURES = 64
+#: Smallest side (pixels) a query is brought up to before detection: ORB needs ~30 px margins.
+MIN_DETECT_SIDE = 320
+
+_MAGIC = b"PCF1"
+_HEADER = struct.Struct("<4sHHH")  # magic, count, width, height
+_SCALE = 100.0  # keypoint coordinates are stored as uint16 hundredths of a pixel
+
+
+@dataclass(frozen=True, slots=True)
+class Features:
+    """Keypoints in working-copy pixels, their 256-bit ORB descriptors, and the frame size.
+
+    Rows are ordered strongest first, so the first ``RETRIEVAL_FEATURES`` serve retrieval."""
+
+    points: np.ndarray  # float32 (n, 2): x, y
+    descriptors: np.ndarray  # uint8 (n, 32)
+    width: int
+    height: int
+
+    def __len__(self) -> int:
+        return int(self.points.shape[0])
+
+    def to_blob(self) -> bytes:
+        coords = np.clip(np.round(self.points * _SCALE), 0, 65535).astype("<u2")
+        header = _HEADER.pack(_MAGIC, len(self), self.width, self.height)
+        return header + coords.tobytes() + np.ascontiguousarray(self.descriptors).tobytes()
+
+    @classmethod
+    def from_blob(cls, blob: bytes) -> Features:
+        magic, n, width, height = _HEADER.unpack_from(blob)
+        if magic != _MAGIC:
+            raise ValueError("not a provcheck feature blob")
+        offset = _HEADER.size
+        coords = np.frombuffer(blob, dtype="<u2", count=2 * n, offset=offset).reshape(n, 2)
+        desc = np.frombuffer(blob, dtype=np.uint8, count=32 * n, offset=offset + 4 * n)
+        return cls(coords.astype(np.float32) / _SCALE, desc.reshape(n, 32), width, height)
+
+    def mirrored(self) -> Features:
+        """Not a feature of the mirrored image (descriptors are not mirror-symmetric): only the
+        coordinates flipped, for mapping boxes found on a mirrored query back."""
+        points = self.points.copy()
+        points[:, 0] = self.width - 1 - points[:, 0]
+        return Features(points, self.descriptors, self.width, self.height)
+
+
+def _spread(
+    points: np.ndarray, responses: np.ndarray, size: tuple[int, int], keep: int
+) -> np.ndarray:
+    """Indices of ``keep`` keypoints chosen round-robin over a 4x4 grid, strongest first in each
+    cell, so every part of the picture (and so every large crop) keeps some keypoints."""
+    width, height = size
+    cells = (
+        np.minimum(points[:, 0] * 4 // max(width, 1), 3) * 4
+        + np.minimum(points[:, 1] * 4 // max(height, 1), 3)
+    ).astype(int)
+    order = np.argsort(-responses, kind="stable")
+    rank = np.zeros(len(points), dtype=int)
+    seen: dict[int, int] = {}
+    for i in order:
+        rank[i] = seen.get(cells[i], 0)
+        seen[cells[i]] = rank[i] + 1
+    chosen = np.lexsort((-responses, rank))[:keep]
+    # Strongest first overall, so the retrieval prefix is the most repeatable keypoints.
+    return chosen[np.argsort(-responses[chosen], kind="stable")]
+
+
+def extract(image: Image.Image, keep: int) -> Features:
+    """ORB keypoints of an RGB working copy, spread over the frame, strongest first."""
+    import cv2
+
+    gray = np.asarray(image.convert("L"))
+    height, width = gray.shape
+    factor = 1.0
+    if min(width, height) < MIN_DETECT_SIDE:
+        factor = MIN_DETECT_SIDE / max(min(width, height), 1)
+        gray = cv2.resize(
+            gray, (round(width * factor), round(height * factor)), interpolation=cv2.INTER_CUBIC
+        )
+    orb = cv2.ORB_create(nfeatures=keep * 3, fastThreshold=10, edgeThreshold=15, patchSize=31)
+    keypoints, descriptors = orb.detectAndCompute(gray, None)
+    if descriptors is None or not keypoints:
+        return Features(np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8), width, height)
+    points = np.array([k.pt for k in keypoints], dtype=np.float32) / factor
+    responses = np.array([k.response for k in keypoints], dtype=np.float32)
+    chosen = _spread(points, responses, (width, height), keep)
+    return Features(points[chosen], descriptors[chosen], width, height)
