@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import click
+from click.core import ParameterSource
 
 from provcheck import __version__
 from provcheck.errors import DatabaseError, FormatError, ProvcheckError, UsageError
@@ -181,6 +182,28 @@ def cli() -> None:
     help="Progress bar on standard error. Default: on for terminals with text output.",
 )
 @click.option("--verbose", "-v", is_flag=True, help="Text output lists every match, not the best.")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Settings file (provcheck.toml or a pyproject.toml with [tool.provcheck])."
+    " Default: the nearest one above the working directory. Options given here win.",
+)
+@click.option("--no-config", is_flag=True, help="Ignore any provcheck.toml / [tool.provcheck].")
+@click.option(
+    "--allow-private",
+    is_flag=True,
+    help="Let URLs (and their redirects and page images) reach loopback, private and"
+    " link-local addresses.",
+)
+@click.option(
+    "--page-images",
+    type=int,
+    default=20,
+    show_default=True,
+    callback=_positive,
+    help="For a web page URL, scan at most this many of its images (og:image first).",
+)
 def scan(
     targets: tuple[str, ...],
     dbs: tuple[Path, ...],
@@ -195,40 +218,52 @@ def scan(
     limit: int,
     progress: bool | None,
     verbose: bool,
+    config_file: Path | None,
+    no_config: bool,
+    allow_private: bool,
+    page_images: int,
 ) -> None:
     """Check images (files, folders, URLs, or - for standard input) against the references.
 
     Each input gets a status: match, clean, insufficient (too flat to hash) or error.
+    A URL of a web page (a post, an article) scans the images the page declares.
 
     \b
     Examples:
       provcheck scan photo.jpg
       provcheck scan uploads/ --include '*.jpg' --format json -o report.json
       provcheck scan https://example.org/strike.jpg --claimed-date 2024-03-01
+      provcheck scan https://news.example/posts/1234 --format json
       cat photo.png | provcheck scan -
     """
-    from provcheck.databases import describe, open_for_search, search_databases
-    from provcheck.matcher import Matcher, ReferenceSet
+    from provcheck.config import merge_scan_options, resolve_config
+    from provcheck.references import open_references
     from provcheck.report import make_renderer
     from provcheck.report.records import ScanSummary
     from provcheck.scan import ScanOptions, default_jobs, exit_code, scan_targets
     from provcheck.targets import expand_targets
 
     started = time.perf_counter()
-    refs = search_databases(dbs)
-    if not refs:
-        raise DatabaseError(
-            "no reference database to search: the bundled pack is missing and no --db was given"
-        )
+    ctx = click.get_current_context()
+    settings = merge_scan_options(
+        resolve_config(config_file, disabled=no_config, cwd=Path.cwd()),
+        {
+            "dbs": dbs,
+            "fmt": fmt,
+            "include": include,
+            "exclude": exclude,
+            "fail_on": fail_on,
+            "limit": limit,
+            "max_distance": max_distance,
+        },
+        [n for n in ctx.params if ctx.get_parameter_source(n) == ParameterSource.COMMANDLINE],
+    )
+    dbs, fmt, include, exclude = (settings[k] for k in ("dbs", "fmt", "include", "exclude"))
+    fail_on, limit, max_distance = settings["fail_on"], settings["limit"], settings["max_distance"]
     with ExitStack() as stack:
-        stores = open_for_search(refs)
-        for store in stores:
-            stack.callback(store.close)
-        summary = ScanSummary(
-            databases=[describe(s, r) for s, r in zip(stores, refs, strict=True)],
-            claimed_date=claimed_date,
-        )
-        matcher = Matcher([ReferenceSet(s, ("pdq", "phash")) for s in stores], max_distance)
+        references = stack.enter_context(open_references(dbs, max_distance))
+        summary = ScanSummary(databases=references.databases, claimed_date=claimed_date)
+        matcher = references.matcher
         expanded = expand_targets(targets, include, exclude)
         out = _open_output(stack, output)
         renderer = make_renderer(fmt, out, claimed_date, verbose=verbose)
@@ -237,7 +272,13 @@ def scan(
             if progress is not None
             else (fmt == "text" and sys.stderr.isatty() and len(expanded) > 1)
         )
-        options = ScanOptions(limit=limit, jobs=jobs or default_jobs(), claimed_date=claimed_date)
+        options = ScanOptions(
+            limit=limit,
+            jobs=jobs or default_jobs(),
+            claimed_date=claimed_date,
+            allow_private=allow_private,
+            page_images=page_images,
+        )
         bar = (
             stack.enter_context(
                 click.progressbar(

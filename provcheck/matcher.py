@@ -141,7 +141,7 @@ class Matcher:
                     continue
                 distance, variant = found
                 distances[kind] = distance
-                normalised = distance / self.max_distances[kind]
+                normalised = distance / max(1, self.max_distances[kind])  # 0: exact only
                 if normalised < best_variant[0]:
                     best_variant = (normalised, VARIANT_NAMES[kind][variant])
             record = records.get(item_id)
