@@ -6,6 +6,7 @@ arrays made in the test.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -101,6 +102,9 @@ class Matcher:
         max_distances: Mapping[str, int] | None = None,
     ) -> None:
         self.sets = list(reference_sets)
+        # The arrays and indexes are read-only after loading, so threads (``provcheck serve``)
+        # may match at once; only the item look-up in the stores is serialised.
+        self._store_lock = threading.Lock()
         self.max_distances = dict(default_max_distances())
         self.max_distances.update(max_distances or {})
 
@@ -130,7 +134,8 @@ class Matcher:
                     candidates.setdefault(int(item_id), set()).add(kind)
         if not candidates:
             return []
-        records = {r.id: r for r in ref.store.items(sorted(candidates))}
+        with self._store_lock:  # the only SQLite read; a connection is not shared concurrently
+            records = {r.id: r for r in ref.store.items(sorted(candidates))}
         out = []
         for item_id, kinds_hit in candidates.items():
             distances: dict[str, int] = {}
