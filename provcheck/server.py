@@ -37,7 +37,15 @@ from starlette.routing import Route
 from provcheck import __version__
 from provcheck.references import References
 from provcheck.report.records import ScanSummary, result_record
-from provcheck.scan import STATUSES, ScanOptions, ScanResult, hash_bytes, judge, scan_targets
+from provcheck.scan import (
+    STATUSES,
+    ScanOptions,
+    ScanResult,
+    exit_code,
+    hash_bytes,
+    judge,
+    scan_targets,
+)
 from provcheck.targets import Target
 from provcheck.webpage import DEFAULT_MAX_IMAGES
 
@@ -131,8 +139,6 @@ class ScanService:
     def _document(
         self, results: list[ScanResult], claimed: date | None, started: float
     ) -> dict[str, Any]:
-        from provcheck.scan import exit_code
-
         summary = ScanSummary(databases=self.references.databases, claimed_date=claimed)
         for result in results:
             summary.count(result)
