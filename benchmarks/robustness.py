@@ -12,7 +12,8 @@ near-identical pictures, and flagging them is right.)
 Every transform in benchmarks/transforms.py is applied (seeded) to a sample of references and of
 distractors. A true query counts as recalled when its status is match and the first match is its
 reference (for video frames: the same video within 2 s, since neighbouring frames of a static
-scene are identical pictures). A distractor query counts as a false positive when it matches anything.
+scene are identical pictures). A distractor query counts as a false positive when it matches
+anything.
 Baselines: plain imagehash pHash and PDQ of the whole picture, nearest reference, at the threshold
 that gives the same pooled false-positive rate as provcheck in this run.
 """
@@ -32,14 +33,29 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from transforms import TRANSFORMS  # noqa: E402
+from transforms import TRANSFORMS
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_DEVSET = HERE.parent.parent / "shared" / "devset"
 REFERENCE_GAMES = ("chromium-bsu", "wesnoth")
-PHOTOS = ["astronaut", "brick", "camera", "chelsea", "clock", "coffee", "coins", "grass",
-          "gravel", "hubble_deep_field", "immunohistochemistry", "moon", "retina", "rocket",
-          "horse", "page"]
+PHOTOS = [
+    "astronaut",
+    "brick",
+    "camera",
+    "chelsea",
+    "clock",
+    "coffee",
+    "coins",
+    "grass",
+    "gravel",
+    "hubble_deep_field",
+    "immunohistochemistry",
+    "moon",
+    "retina",
+    "rocket",
+    "horse",
+    "page",
+]
 
 
 @dataclass(frozen=True)
@@ -128,18 +144,25 @@ def _query(job: tuple[str, int, str, str]) -> tuple[str, str, str | None, float,
     query = query_fingerprint(loaded.image)
     matches = _MATCHER.match(query, limit=1) if query.fingerprint.sufficient else []  # type: ignore[union-attr]
     elapsed = time.perf_counter() - started
-    status = "insufficient" if not query.fingerprint.sufficient else (
-        "match" if matches else "clean")
-    plain = {"pdq": PdqHasher().compute(loaded.image).bits,
-             "phash": np.packbits(imagehash.phash(loaded.image).hash.flatten()).tobytes()}
+    status = (
+        "insufficient" if not query.fingerprint.sufficient else ("match" if matches else "clean")
+    )
+    plain = {
+        "pdq": PdqHasher().compute(loaded.image).bits,
+        "phash": np.packbits(imagehash.phash(loaded.image).hash.flatten()).tobytes(),
+    }
     return name, status, matches[0].item.origin if matches else None, elapsed, plain
 
 
 def main() -> None:  # noqa: PLR0915 - a report, top to bottom
     parser = argparse.ArgumentParser()
     parser.add_argument("--devset", type=Path, default=DEFAULT_DEVSET)
-    parser.add_argument("--per-transform", type=int, default=60,
-                        help="references and distractors sampled per transform (each)")
+    parser.add_argument(
+        "--per-transform",
+        type=int,
+        default=60,
+        help="references and distractors sampled per transform (each)",
+    )
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
@@ -155,27 +178,37 @@ def main() -> None:  # noqa: PLR0915 - a report, top to bottom
         pictures = build_corpus(args.devset, corpus_dir)
         refs = [p for p in pictures if p.reference]
         distractors = [p for p in pictures if not p.reference]
-        print(f"corpus: {len(pictures)} real images ({len(refs)} references, {len(distractors)}"
-              f" distractors), built in {time.perf_counter() - t0:.0f} s")
+        print(
+            f"corpus: {len(pictures)} real images ({len(refs)} references, {len(distractors)}"
+            f" distractors), built in {time.perf_counter() - t0:.0f} s"
+        )
         db = tmp / "refs.sqlite"
         origin_key = {str(p.path): p.key for p in refs}
         with open_store(db, create=True) as store:
-            report = add_files(store, SourceInfo("benchmark", "game"), [p.path for p in refs],
-                               jobs=args.jobs, thumbnails=False)
+            report = add_files(
+                store,
+                SourceInfo("benchmark", "game"),
+                [p.path for p in refs],
+                jobs=args.jobs,
+                thumbnails=False,
+            )
             arrays = {k: store.kind_arrays(k) for k in ("pdq", "phash", "orb")}
         size = db.stat().st_size
         in_memory = sum(a.codes.nbytes + a.item_ids.nbytes for a in arrays.values())
         n = max(report.added, 1)
-        print(f"references stored: {report.added} (refused: {len(report.errors)}); database"
-              f" {size / 1024:.0f} KiB = {size / n:.0f} bytes/reference on disk;"
-              f" search arrays in memory {in_memory / n:.0f} bytes/reference")
+        print(
+            f"references stored: {report.added} (refused: {len(report.errors)}); database"
+            f" {size / 1024:.0f} KiB = {size / n:.0f} bytes/reference on disk;"
+            f" search arrays in memory {in_memory / n:.0f} bytes/reference"
+        )
 
         rng = np.random.default_rng(args.seed)
         jobs, truth = [], []
         for name in TRANSFORMS:
             for group, is_ref in ((refs, True), (distractors, False)):
-                sample = rng.choice(len(group), size=min(args.per_transform, len(group)),
-                                    replace=False)
+                sample = rng.choice(
+                    len(group), size=min(args.per_transform, len(group)), replace=False
+                )
                 for i in sample:
                     p = group[int(i)]
                     jobs.append((name, int(rng.integers(1 << 31)), str(p.path), p.key))
@@ -184,8 +217,10 @@ def main() -> None:  # noqa: PLR0915 - a report, top to bottom
         with ProcessPoolExecutor(args.jobs, initializer=_init, initargs=(str(db),)) as pool:
             results = list(pool.map(_query, jobs, chunksize=8))
         wall = time.perf_counter() - t0
-        print(f"{len(jobs)} queries in {wall:.0f} s ({args.jobs} processes); median query"
-              f" {1000 * float(np.median([r[3] for r in results])):.0f} ms on one core")
+        print(
+            f"{len(jobs)} queries in {wall:.0f} s ({args.jobs} processes); median query"
+            f" {1000 * float(np.median([r[3] for r in results])):.0f} ms on one core"
+        )
 
         # Plain-hash baselines: nearest reference by whole-picture hash, no variants.
         with open_store(db, readonly=True) as store:
@@ -202,34 +237,51 @@ def main() -> None:  # noqa: PLR0915 - a report, top to bottom
         def correct(origin: str | None, key: str) -> bool:
             return origin is not None and _same(origin_key.get(origin, ""), key)
 
-        fp = sum(1 for r, (_k, is_ref) in zip(results, truth, strict=True)
-                 if not is_ref and r[1] == "match")
+        fp = sum(
+            1
+            for r, (_k, is_ref) in zip(results, truth, strict=True)
+            if not is_ref and r[1] == "match"
+        )
         n_distractors = sum(1 for _k, is_ref in truth if not is_ref)
         fpr = fp / n_distractors
         thresholds = {}
         for kind in base:
-            negatives = sorted(d for (d, _o), (_k, is_ref) in zip(nearest[kind], truth, strict=True)
-                               if not is_ref)
+            negatives = sorted(
+                d for (d, _o), (_k, is_ref) in zip(nearest[kind], truth, strict=True) if not is_ref
+            )
             allowed = int(np.floor(fpr * len(negatives)))
             thresholds[kind] = negatives[allowed] - 1 if allowed < len(negatives) else 10**6
-        print(f"\npooled false-positive rate (provcheck defaults): {fp}/{n_distractors} ="
-              f" {100 * fpr:.2f}%; baselines at the same rate: pHash <= {thresholds['phash']},"
-              f" PDQ <= {thresholds['pdq']}")
+        print(
+            f"\npooled false-positive rate (provcheck defaults): {fp}/{n_distractors} ="
+            f" {100 * fpr:.2f}%; baselines at the same rate: pHash <= {thresholds['phash']},"
+            f" PDQ <= {thresholds['pdq']}"
+        )
         print(f"\n{'transform':26s} {'provcheck':>9s} {'pHash':>7s} {'PDQ':>7s}   FP (provcheck)")
         for name in TRANSFORMS:
             rows = [i for i, job in enumerate(jobs) if job[0] == name]
             true_rows = [i for i in rows if truth[i][1]]
             neg_rows = [i for i in rows if not truth[i][1]]
-            ours = np.mean([results[i][1] == "match" and correct(results[i][2], truth[i][0])
-                            for i in true_rows])
+            ours = np.mean(
+                [
+                    results[i][1] == "match" and correct(results[i][2], truth[i][0])
+                    for i in true_rows
+                ]
+            )
             plain = {
-                kind: np.mean([nearest[kind][i][0] <= thresholds[kind]
-                               and correct(nearest[kind][i][1], truth[i][0]) for i in true_rows])
+                kind: np.mean(
+                    [
+                        nearest[kind][i][0] <= thresholds[kind]
+                        and correct(nearest[kind][i][1], truth[i][0])
+                        for i in true_rows
+                    ]
+                )
                 for kind in base
             }
             fps = sum(results[i][1] == "match" for i in neg_rows)
-            print(f"{name:26s} {ours:9.3f} {plain['phash']:7.3f} {plain['pdq']:7.3f}"
-                  f"   {fps}/{len(neg_rows)}")
+            print(
+                f"{name:26s} {ours:9.3f} {plain['phash']:7.3f} {plain['pdq']:7.3f}"
+                f"   {fps}/{len(neg_rows)}"
+            )
 
 
 if __name__ == "__main__":

@@ -27,7 +27,9 @@ def _font(size: int) -> ImageFont.ImageFont:
         return ImageFont.load_default()
 
 
-def crop(image: Image.Image, fraction: float, rng: np.random.Generator, centred: bool) -> Image.Image:
+def crop(
+    image: Image.Image, fraction: float, rng: np.random.Generator, centred: bool
+) -> Image.Image:
     w, h = image.size
     cw, ch = round(w * fraction), round(h * fraction)
     x = (w - cw) // 2 if centred else int(rng.integers(0, w - cw + 1))
@@ -42,8 +44,12 @@ def caption_bar(image: Image.Image, rng: np.random.Generator, share: float = 0.1
     draw = ImageDraw.Draw(out)
     colour = [(200, 0, 0), (20, 20, 120), (240, 200, 0)][int(rng.integers(0, 3))]
     draw.rectangle((0, h - bar, w, h), fill=colour)
-    draw.text((w * 0.03, h - bar * 0.8), "BREAKING: STRIKE ON CONVOY NEAR THE BORDER",
-              fill="white", font=_font(max(10, bar // 2)))
+    draw.text(
+        (w * 0.03, h - bar * 0.8),
+        "BREAKING: STRIKE ON CONVOY NEAR THE BORDER",
+        fill="white",
+        font=_font(max(10, bar // 2)),
+    )
     draw.rectangle((w * 0.85, h * 0.04, w * 0.97, h * 0.12), fill=(255, 255, 255))
     draw.text((w * 0.86, h * 0.05), "TV24", fill=(200, 0, 0), font=_font(max(8, h // 30)))
     return out
@@ -61,14 +67,26 @@ def screenshot(image: Image.Image, rng: np.random.Generator) -> Image.Image:
     draw = ImageDraw.Draw(canvas)
     font = _font(max(10, screen_w // 28))
     top = round(screen_h * rng.uniform(0.18, 0.3))
-    for n, line in enumerate(["Ministry of Defence @MoD_official", "Our forces struck an enemy",
-                              "convoy this morning. #breaking", "12:04 PM - 3 Mar 2024"]):
-        draw.text((screen_w * 0.05, screen_h * 0.04 + n * screen_w * 0.06), line, fill=fg,
-                  font=font)
-    canvas.paste(image.convert("RGB").resize((round(screen_w * 0.94), pic_h)),
-                 (round(screen_w * 0.03), top))
-    draw.text((screen_w * 0.05, top + pic_h + screen_w * 0.04), "1.2K Reposts  4.8K Likes",
-              fill=fg, font=font)
+    for n, line in enumerate(
+        [
+            "Ministry of Defence @MoD_official",
+            "Our forces struck an enemy",
+            "convoy this morning. #breaking",
+            "12:04 PM - 3 Mar 2024",
+        ]
+    ):
+        draw.text(
+            (screen_w * 0.05, screen_h * 0.04 + n * screen_w * 0.06), line, fill=fg, font=font
+        )
+    canvas.paste(
+        image.convert("RGB").resize((round(screen_w * 0.94), pic_h)), (round(screen_w * 0.03), top)
+    )
+    draw.text(
+        (screen_w * 0.05, top + pic_h + screen_w * 0.04),
+        "1.2K Reposts  4.8K Likes",
+        fill=fg,
+        font=font,
+    )
     return canvas
 
 
@@ -101,8 +119,14 @@ def rotate(image: Image.Image, rng: np.random.Generator) -> Image.Image:
 def thermal(image: Image.Image, _rng: np.random.Generator) -> Image.Image:
     """An 'iron' false-colour palette over luminance, as thermal footage is usually shown."""
     g = np.asarray(ImageOps.grayscale(image), dtype=np.float32) / 255.0
-    rgb = np.stack([np.clip(1.6 * g, 0, 1), np.clip(2.2 * g - 0.8, 0, 1),
-                    np.clip(np.where(g < 0.4, 2.0 * g, 4.0 * g - 3.0), 0, 1)], axis=-1)
+    rgb = np.stack(
+        [
+            np.clip(1.6 * g, 0, 1),
+            np.clip(2.2 * g - 0.8, 0, 1),
+            np.clip(np.where(g < 0.4, 2.0 * g, 4.0 * g - 3.0), 0, 1),
+        ],
+        axis=-1,
+    )
     return Image.fromarray((rgb * 255).astype(np.uint8))
 
 
@@ -110,8 +134,12 @@ def overlay(image: Image.Image, rng: np.random.Generator) -> Image.Image:
     out = image.convert("RGB").copy()
     w, h = out.size
     draw = ImageDraw.Draw(out)
-    draw.text((w * rng.uniform(0.05, 0.4), h * rng.uniform(0.05, 0.7)), "EXCLUSIVE FOOTAGE",
-              fill=(255, 255, 0), font=_font(max(12, h // 12)))
+    draw.text(
+        (w * rng.uniform(0.05, 0.4), h * rng.uniform(0.05, 0.7)),
+        "EXCLUSIVE FOOTAGE",
+        fill=(255, 255, 0),
+        font=_font(max(12, h // 12)),
+    )
     r = min(w, h) // 10
     x, y = int(w * 0.05), int(h * 0.8)
     draw.ellipse((x, y - r, x + 2 * r, y + r), fill=(0, 90, 200), outline="white", width=3)
@@ -126,8 +154,9 @@ def noise(image: Image.Image, rng: np.random.Generator) -> Image.Image:
 
 def scale(image: Image.Image, factor: float) -> Image.Image:
     w, h = image.size
-    return image.resize((max(8, round(w * factor)), max(8, round(h * factor))),
-                        Image.Resampling.LANCZOS)
+    return image.resize(
+        (max(8, round(w * factor)), max(8, round(h * factor))), Image.Resampling.LANCZOS
+    )
 
 
 def combo(image: Image.Image, rng: np.random.Generator) -> Image.Image:

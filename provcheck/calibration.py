@@ -33,12 +33,8 @@ def _logistic(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x))
 
 
-def calibrated_confidence(
-    distances: Mapping[str, int], geometry: Verification | None
-) -> float:
-    p_geometry = (
-        _logistic(INLIER_SLOPE * (geometry.inliers - INLIER_MIDPOINT)) if geometry else 0.0
-    )
+def calibrated_confidence(distances: Mapping[str, int], geometry: Verification | None) -> float:
+    p_geometry = _logistic(INLIER_SLOPE * (geometry.inliers - INLIER_MIDPOINT)) if geometry else 0.0
     pdq = distances.get("pdq")
     p_hash = _logistic(PDQ_SLOPE * (PDQ_MIDPOINT - pdq)) if pdq is not None else 0.0
     return round(1.0 - (1.0 - p_geometry) * (1.0 - p_hash), 4)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import click
+from click.core import ParameterSource
 
 from provcheck import __version__
 from provcheck.errors import DatabaseError, FormatError, ProvcheckError, UsageError
@@ -181,6 +182,28 @@ def cli() -> None:
     help="Progress bar on standard error. Default: on for terminals with text output.",
 )
 @click.option("--verbose", "-v", is_flag=True, help="Text output lists every match, not the best.")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Settings file (provcheck.toml or a pyproject.toml with [tool.provcheck])."
+    " Default: the nearest one above the working directory. Options given here win.",
+)
+@click.option("--no-config", is_flag=True, help="Ignore any provcheck.toml / [tool.provcheck].")
+@click.option(
+    "--allow-private",
+    is_flag=True,
+    help="Let URLs (and their redirects and page images) reach loopback, private and"
+    " link-local addresses.",
+)
+@click.option(
+    "--page-images",
+    type=int,
+    default=20,
+    show_default=True,
+    callback=_positive,
+    help="For a web page URL, scan at most this many of its images (og:image first).",
+)
 def scan(
     targets: tuple[str, ...],
     dbs: tuple[Path, ...],
@@ -195,20 +218,26 @@ def scan(
     limit: int,
     progress: bool | None,
     verbose: bool,
+    config_file: Path | None,
+    no_config: bool,
+    allow_private: bool,
+    page_images: int,
 ) -> None:
     """Check images (files, folders, URLs, or - for standard input) against the references.
 
     Each input gets a status: match, clean, insufficient (too flat to hash) or error.
+    A URL of a web page (a post, an article) scans the images the page declares.
 
     \b
     Examples:
       provcheck scan photo.jpg
       provcheck scan uploads/ --include '*.jpg' --format json -o report.json
       provcheck scan https://example.org/strike.jpg --claimed-date 2024-03-01
+      provcheck scan https://news.example/posts/1234 --format json
       cat photo.png | provcheck scan -
     """
-    from provcheck.databases import describe, open_for_search, search_databases
-    from provcheck.matcher import Matcher, ReferenceSet
+    from provcheck.config import merge_scan_options, resolve_config
+    from provcheck.references import open_references
     from provcheck.report import PICTURE_FORMATS, make_renderer
     from provcheck.report.html import thumbnails_from
     from provcheck.report.records import ScanSummary
@@ -216,24 +245,34 @@ def scan(
     from provcheck.targets import expand_targets
 
     started = time.perf_counter()
-    refs = search_databases(dbs)
-    if not refs:
-        raise DatabaseError(
-            "no reference database to search: the bundled pack is missing and no --db was given"
-        )
+    ctx = click.get_current_context()
+    settings = merge_scan_options(
+        resolve_config(config_file, disabled=no_config, cwd=Path.cwd()),
+        {
+            "dbs": dbs,
+            "fmt": fmt,
+            "include": include,
+            "exclude": exclude,
+            "fail_on": fail_on,
+            "limit": limit,
+            "max_distance": max_distance,
+        },
+        [n for n in ctx.params if ctx.get_parameter_source(n) == ParameterSource.COMMANDLINE],
+    )
+    dbs, fmt, include, exclude = (settings[k] for k in ("dbs", "fmt", "include", "exclude"))
+    fail_on, limit, max_distance = settings["fail_on"], settings["limit"], settings["max_distance"]
     with ExitStack() as stack:
-        stores = open_for_search(refs)
-        for store in stores:
-            stack.callback(store.close)
-        summary = ScanSummary(
-            databases=[describe(s, r) for s, r in zip(stores, refs, strict=True)],
-            claimed_date=claimed_date,
-        )
-        matcher = Matcher([ReferenceSet(s, ("pdq", "phash")) for s in stores], max_distance)
+        references = stack.enter_context(open_references(dbs, max_distance))
+        summary = ScanSummary(databases=references.databases, claimed_date=claimed_date)
+        matcher = references.matcher
         expanded = expand_targets(targets, include, exclude)
         out = _open_output(stack, output)
         renderer = make_renderer(
-            fmt, out, claimed_date, verbose=verbose, reference_thumbnails=thumbnails_from(stores)
+            fmt,
+            out,
+            claimed_date,
+            verbose=verbose,
+            reference_thumbnails=thumbnails_from(references.stores),
         )
         show_bar = (
             progress
@@ -245,6 +284,8 @@ def scan(
             jobs=jobs or default_jobs(),
             claimed_date=claimed_date,
             thumbnails=fmt in PICTURE_FORMATS,
+            allow_private=allow_private,
+            page_images=page_images,
         )
         bar = (
             stack.enter_context(
@@ -635,6 +676,112 @@ def db_import(
         f" {report.items_present} already present, {report.sources_created} new sources"
         f" ({target})"
     )
+
+
+# -- serve ---------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--db", "dbs", multiple=True, type=click.Path(path_type=Path), help=_DB_HELP)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=int, default=8000, show_default=True, help="Port to listen on.")
+@click.option(
+    "--token",
+    envvar="PROVCHECK_TOKEN",
+    help="Require 'Authorization: Bearer TOKEN' on every route but /v1/health."
+    " Default: PROVCHECK_TOKEN; none means open.",
+)
+@click.option(
+    "--workers",
+    type=int,
+    callback=_positive,
+    help="Hashing processes. Default: all cores.",
+)
+@click.option(
+    "--max-upload-mb",
+    type=float,
+    default=25.0,
+    show_default=True,
+    help="Largest request body accepted; larger ones get 413.",
+)
+@click.option(
+    "--max-distance",
+    "max_distance",
+    multiple=True,
+    callback=_parse_distances,
+    metavar="KIND=N",
+    help="Override a hash kind's match threshold, e.g. pdq=31 (repeatable).",
+)
+@click.option(
+    "--limit",
+    type=int,
+    default=5,
+    show_default=True,
+    callback=_positive,
+    help="Matches reported per input.",
+)
+@click.option(
+    "--allow-private",
+    is_flag=True,
+    help='Let {"url": ...} scans reach loopback, private and link-local addresses.',
+)
+def serve(
+    dbs: tuple[Path, ...],
+    host: str,
+    port: int,
+    token: str | None,
+    workers: int | None,
+    max_upload_mb: float,
+    max_distance: dict[str, int],
+    limit: int,
+    allow_private: bool,
+) -> None:
+    """Run the scan service over HTTP (needs the extra: pip install 'provcheck[serve]').
+
+    POST /v1/scan takes a multipart upload (field "file") or JSON {"url": ...} and answers
+    with the same JSON as "scan --format json"; GET /v1/health and GET /v1/stats.
+
+    \b
+    Example:
+      provcheck serve --db refs.sqlite --port 8000 --token s3cret &
+      curl -H 'Authorization: Bearer s3cret' -F file=@photo.jpg http://127.0.0.1:8000/v1/scan
+    """
+    try:
+        from provcheck import server
+    except ImportError as exc:
+        raise UsageError(
+            f"serve needs the 'serve' extra ({exc.name} is missing): pip install 'provcheck[serve]'"
+        ) from None
+    from provcheck.references import open_references
+    from provcheck.scan import default_jobs
+
+    if max_upload_mb <= 0:
+        raise click.BadParameter("must be above 0", param_hint="--max-upload-mb")
+    settings = server.ServeSettings(
+        max_bytes=int(max_upload_mb * 1024 * 1024),
+        token=token or None,
+        workers=workers or default_jobs(),
+        limit=limit,
+        allow_private=allow_private,
+    )
+    with open_references(dbs, max_distance) as references:
+        service = server.ScanService(references, settings)
+        try:
+            refs = sum(int(d["items"]) for d in references.databases)
+            click.echo(
+                f"provcheck serve: http://{host}:{port}/v1/ ({refs} references in"
+                f" {len(references.databases)} databases, {settings.workers} hashing workers,"
+                f" {'token required' if settings.token else 'no token'})",
+                err=True,
+            )
+            if settings.token is None and host not in ("127.0.0.1", "::1", "localhost"):
+                click.echo(
+                    "provcheck serve: warning: listening beyond this machine without --token",
+                    err=True,
+                )
+            server.run(service, host, port)
+        finally:
+            service.close()
 
 
 def main() -> None:

@@ -197,7 +197,11 @@ def query_fingerprint(image: Image.Image) -> QueryFingerprint:
         return QueryFingerprint(base, variants, mirrored)
     inner = image.crop(box)
     width, height = image.size
-    fractions = (box[0] / width, box[1] / height, (box[2] - box[0]) / width,
-                 (box[3] - box[1]) / height)
+    fractions = (
+        box[0] / width,
+        box[1] / height,
+        (box[2] - box[0]) / width,
+        (box[3] - box[1]) / height,
+    )
     inner_variants = {hasher.name: hasher.variants(inner) for hasher in iter_hashers()}
     return QueryFingerprint(base, variants, mirrored, inner_variants, fractions)

@@ -6,6 +6,7 @@ arrays made in the test.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -22,7 +23,7 @@ from provcheck.verify import Verification, verify
 VOTE_DISTANCE = 48
 #: Votes an item needs before it is worth verifying; and how many items are verified at most.
 MIN_VOTES, MAX_VERIFIED = 3, 8
-#: The query's strongest keypoints that vote (retrieval cost grows with them; verification uses all).
+#: The query's strongest keypoints that vote: retrieval cost grows with them (verify uses all).
 QUERY_VOTERS = 300
 
 #: Names of the transforms behind each query variant, in the order the hashers return them
@@ -135,6 +136,9 @@ class Matcher:
         min_inliers: int = MIN_INLIERS,
     ) -> None:
         self.sets = list(reference_sets)
+        # The arrays and indexes are read-only after loading, so threads (``provcheck serve``)
+        # may match at once; only the item look-up in the stores is serialised.
+        self._store_lock = threading.Lock()
         self.max_distances = dict(default_max_distances())
         self.max_distances.update(max_distances or {})
         self.min_inliers = min_inliers
@@ -174,8 +178,9 @@ class Matcher:
             best: dict[int, int] = {}
             for code in variant_codes:
                 hits = index.query(code, self.max_distances[kind], limit=4 * MAX_VERIFIED)
-                for item_id, d in zip(arrays.item_ids[hits.rows].tolist(),
-                                      hits.distances.tolist(), strict=True):
+                for item_id, d in zip(
+                    arrays.item_ids[hits.rows].tolist(), hits.distances.tolist(), strict=True
+                ):
                     best[item_id] = min(d, best.get(item_id, d))
             for item_id in sorted(best, key=lambda i: (best[i], i))[:MAX_VERIFIED]:
                 candidates.setdefault(int(item_id), set()).add(kind)
@@ -199,8 +204,9 @@ class Matcher:
             candidates.setdefault(item_id, set())
         if not candidates:
             return []
-        records = {r.id: r for r in ref.store.items(sorted(candidates))}
-        stored = ref.store.features(candidates)
+        with self._store_lock:  # the only SQLite reads; a connection is not shared concurrently
+            records = {r.id: r for r in ref.store.items(sorted(candidates))}
+            stored = ref.store.features(candidates)
         out = []
         for item_id, kinds_hit in candidates.items():
             record = records.get(item_id)
@@ -208,8 +214,9 @@ class Matcher:
                 continue
             distances, transform = self._distances(ref, item_id, q)
             geometry = _verify_both(query, stored.get(item_id), self.min_inliers)
-            if not self._decide(kinds_hit, geometry, has_features=item_id in stored,
-                                distances=distances):
+            if not self._decide(
+                kinds_hit, geometry, has_features=item_id in stored, distances=distances
+            ):
                 continue
             query_region, reference_region = None, None
             if geometry is not None:
@@ -244,7 +251,7 @@ class Matcher:
                 continue
             distance, variant = found
             distances[kind] = distance
-            normalised = distance / self.max_distances[kind]
+            normalised = distance / max(1, self.max_distances[kind])  # 0: exact only
             if normalised < best[0]:
                 best = (normalised, q.names[kind][variant])
         return distances, best[1]
@@ -274,8 +281,10 @@ def _verify_both(
     if reference is None or query.fingerprint.features is None:
         return None
     best: tuple[Verification, bool] | None = None
-    for features, mirrored in ((query.fingerprint.features, False),
-                               (query.mirrored_features, True)):
+    for features, mirrored in (
+        (query.fingerprint.features, False),
+        (query.mirrored_features, True),
+    ):
         if features is None:
             continue
         found = verify(features, reference, min_inliers)

@@ -27,8 +27,9 @@ def _foreground(rgb: np.ndarray) -> np.ndarray | None:
     None when no colour dominates the edge (a plain photo, not a framed one)."""
     edge = np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]]).astype(np.int32)
     quantised = edge // 8
-    keys, counts = np.unique(quantised[:, 0] * 1024 + quantised[:, 1] * 32 + quantised[:, 2],
-                             return_counts=True)
+    keys, counts = np.unique(
+        quantised[:, 0] * 1024 + quantised[:, 1] * 32 + quantised[:, 2], return_counts=True
+    )
     key = keys[np.argmax(counts)]
     background = edge[(quantised[:, 0] * 1024 + quantised[:, 1] * 32 + quantised[:, 2]) == key]
     if len(background) < EDGE_SHARE * len(edge):

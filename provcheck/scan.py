@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import date
-from functools import partial
 from pathlib import Path
 
 from provcheck.errors import InputError
@@ -17,6 +16,7 @@ from provcheck.matcher import Match, Matcher
 from provcheck.media import LoadedImage, decode_image, load_image
 from provcheck.targets import Target
 from provcheck.thumbnail import Thumbnail, make_thumbnail
+from provcheck.webpage import DEFAULT_MAX_IMAGES
 
 MATCH, CLEAN, ERROR, INSUFFICIENT = "match", "clean", "error", "insufficient"
 STATUSES = (MATCH, CLEAN, INSUFFICIENT, ERROR)
@@ -34,6 +34,7 @@ class ScanResult:
     quality: int | None = None
     #: A small preview of the input, kept only for matches and only when the report shows pictures.
     thumbnail: Thumbnail | None = None
+    page: str | None = None  # the web page ``input`` was found on, when a page was scanned
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +45,8 @@ class ScanOptions:
     claimed_date: date | None = None
     #: Carry a preview of each matched input (the HTML report shows it); off for other formats.
     thumbnails: bool = False
+    allow_private: bool = False  # fetch from loopback/private/link-local addresses
+    page_images: int = DEFAULT_MAX_IMAGES  # images scanned per web page
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,10 +58,17 @@ class _Hashed:
     query: QueryFingerprint | None = None
     error: str | None = None
     thumbnail: Thumbnail | None = None
+    page: str | None = None
+    #: Set when the URL was a web page: the image URLs it declares, to scan in its place.
+    page_images: tuple[str, ...] | None = None
 
 
 def _hash_target(
-    target: Target, stdin_data: bytes | None = None, thumbnails: bool = False
+    target: Target,
+    stdin_data: bytes | None = None,
+    allow_private: bool = False,
+    max_page_images: int = DEFAULT_MAX_IMAGES,
+    thumbnails: bool = False,
 ) -> _Hashed:
     try:
         if target.problem:
@@ -66,23 +76,67 @@ def _hash_target(
         if target.kind == "stdin":
             loaded = decode_image(stdin_data or b"", "<stdin>")
         elif target.kind == "url":
-            from provcheck.fetch import fetch_image
-
-            fetched = fetch_image(target.value)
-            loaded = decode_image(fetched.data, target.value)
+            loaded_or_page = _fetch_url(target, allow_private, max_page_images)
+            if isinstance(loaded_or_page, tuple):
+                return _Hashed(target.value, page=target.value, page_images=loaded_or_page)
+            loaded = loaded_or_page
         else:
             loaded = load_image(Path(target.value))
         query = query_fingerprint(loaded.image)
     except InputError as exc:
-        return _Hashed(target.value, error=str(exc))
+        return _Hashed(target.value, error=str(exc), page=target.page)
     except MemoryError:
-        return _Hashed(target.value, error=f"{target.value}: out of memory while decoding")
-    # The worker drops the pixels: only facts, hashes and (when asked) a few-KB preview cross the
-    # process boundary. Whether the input matches is decided later, so _judge drops the preview
-    # of everything that did not.
+        return _Hashed(
+            target.value, error=f"{target.value}: out of memory while decoding", page=target.page
+        )
+    return _hashed_image(target.value, loaded, query, target.page, thumbnails)
+
+
+def _hashed_image(
+    name: str,
+    loaded: LoadedImage,
+    query: QueryFingerprint,
+    page: str | None = None,
+    thumbnails: bool = False,
+) -> _Hashed:
+    """The worker's answer for a decoded image. It drops the pixels: only facts, hashes and (when
+    asked) a few-KB preview cross the process boundary. Whether the input matches is decided
+    later, so _judge drops the preview of everything that did not."""
     thumb = make_thumbnail(loaded.image) if thumbnails and query.fingerprint.sufficient else None
     slim = LoadedImage(loaded.name, loaded.sha256, loaded.width, loaded.height, image=None)  # type: ignore[arg-type]
-    return _Hashed(target.value, slim, query, thumbnail=thumb)
+    return _Hashed(name, slim, query, thumbnail=thumb, page=page)
+
+
+def hash_bytes(data: bytes, name: str) -> _Hashed:
+    """Decode and fingerprint an uploaded image (``provcheck serve``); never raises InputError."""
+    try:
+        loaded = decode_image(data, name)
+        return _hashed_image(name, loaded, query_fingerprint(loaded.image))
+    except InputError as exc:
+        return _Hashed(name, error=str(exc))
+    except MemoryError:
+        return _Hashed(name, error=f"{name}: out of memory while decoding")
+
+
+def _fetch_url(
+    target: Target, allow_private: bool, max_page_images: int
+) -> LoadedImage | tuple[str, ...]:
+    """An image URL decoded, or a page URL's image URLs. An image found on a page is fetched as
+    an image only: pages are followed one level deep, never from one page to the next."""
+    from provcheck.fetch import fetch_image, fetch_image_or_page
+
+    if target.page is not None:
+        fetched = fetch_image(target.value, allow_private=allow_private)
+    else:
+        fetched = fetch_image_or_page(target.value, allow_private=allow_private)
+    if not fetched.is_page:
+        return decode_image(fetched.data, target.value)
+    from provcheck.webpage import decode_page, page_images
+
+    images = page_images(decode_page(fetched.data), fetched.url, max_page_images)
+    if not images:
+        raise InputError(target.value, "web page declares no images (og:image, img) to scan")
+    return tuple(images)
 
 
 def default_jobs() -> int:
@@ -92,18 +146,35 @@ def default_jobs() -> int:
         return os.cpu_count() or 1
 
 
-def _hashed_stream(
-    targets: Sequence[Target], jobs: int, thumbnails: bool = False
-) -> Iterator[_Hashed]:
+def _hashed_stream(targets: Sequence[Target], options: ScanOptions) -> Iterator[_Hashed]:
+    """Fingerprints in the order of ``targets``; a web page is replaced, in its place, by the
+    fingerprints of the images it declares."""
     stdin_data = sys.stdin.buffer.read() if any(t.kind == "stdin" for t in targets) else None
-    work = partial(_hash_target, thumbnails=thumbnails)
-    if jobs <= 1 or len(targets) < 4:
+    fetch_args = (options.allow_private, options.page_images, options.thumbnails)
+    if options.jobs <= 1 or len(targets) < 4:
         for target in targets:
-            yield work(target, stdin_data)
+            hashed = _hash_target(target, stdin_data, *fetch_args)
+            if hashed.page_images is None:
+                yield hashed
+                continue
+            for image in _page_targets(hashed):
+                yield _hash_target(image, None, *fetch_args)
         return
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        chunk = max(1, min(16, len(targets) // (jobs * 4)))
-        yield from pool.map(work, targets, [stdin_data] * len(targets), chunksize=chunk)
+    with ProcessPoolExecutor(max_workers=options.jobs) as pool:
+        n = len(targets)
+        chunk = max(1, min(16, n // (options.jobs * 4)))
+        extra = [[arg] * n for arg in fetch_args]
+        for hashed in pool.map(_hash_target, targets, [stdin_data] * n, *extra, chunksize=chunk):
+            if hashed.page_images is None:
+                yield hashed
+                continue
+            images = _page_targets(hashed)
+            m = len(images)
+            yield from pool.map(_hash_target, images, [None] * m, *[[a] * m for a in fetch_args])
+
+
+def _page_targets(hashed: _Hashed) -> list[Target]:
+    return [Target("url", url, page=hashed.page) for url in hashed.page_images or ()]
 
 
 def scan_targets(
@@ -114,7 +185,7 @@ def scan_targets(
 ) -> list[ScanResult]:
     """Scan every target; results come back in the order of ``targets`` whatever ``jobs`` is."""
     results = []
-    for hashed in _hashed_stream(targets, options.jobs, options.thumbnails):
+    for hashed in _hashed_stream(targets, options):
         result = _judge(hashed, matcher, options)
         results.append(result)
         if on_result is not None:
@@ -122,15 +193,21 @@ def scan_targets(
     return results
 
 
+def judge(hashed: _Hashed, matcher: Matcher, options: ScanOptions) -> ScanResult:
+    """Decide one fingerprinted input (public for ``provcheck serve``, which hashes on its own)."""
+    return _judge(hashed, matcher, options)
+
+
 def _judge(hashed: _Hashed, matcher: Matcher, options: ScanOptions) -> ScanResult:
     if hashed.error is not None or hashed.loaded is None or hashed.query is None:
-        return ScanResult(hashed.input, ERROR, error=hashed.error)
+        return ScanResult(hashed.input, ERROR, error=hashed.error, page=hashed.page)
     loaded, query = hashed.loaded, hashed.query
     facts = {
         "sha256": loaded.sha256,
         "width": loaded.width,
         "height": loaded.height,
         "quality": query.fingerprint.quality,
+        "page": hashed.page,
     }
     if not query.fingerprint.sufficient:
         return ScanResult(hashed.input, INSUFFICIENT, **facts)  # type: ignore[arg-type]

@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from provcheck.errors import DatabaseError, UsageError
+from provcheck.features import RETRIEVAL_FEATURES, Features
 from provcheck.fingerprint import Hash, get_hasher
 from provcheck.schema import APPLICATION_ID, CATEGORIES, MIGRATIONS, SCHEMA_VERSION
-from provcheck.features import RETRIEVAL_FEATURES, Features
 from provcheck.thumbnail import MIME_TYPES, Thumbnail
 
 Region = tuple[float, float, float, float]
@@ -304,7 +304,7 @@ class Store:
         )
 
     def features(self, item_ids: Iterable[int]) -> dict[int, Features]:
-        """Keypoints of these items; items without (hash-only imports, older databases) are absent."""
+        """Keypoints of these items; items without any (hash-only imports) are left out."""
         if not self._has_table("features"):
             return {}
         wanted = [int(i) for i in item_ids]

@@ -17,11 +17,13 @@ STDIN = "-"
 @dataclass(frozen=True, slots=True)
 class Target:
     """One thing to scan. ``kind`` is "file", "url" or "stdin"; ``problem`` marks a target that is
-    already known to be unreadable (a missing path), so it is reported in its place in the batch."""
+    already known to be unreadable (a missing path), so it is reported in its place in the batch.
+    ``page`` is set on an image URL found on a web page the user asked to scan."""
 
     kind: str
     value: str
     problem: str | None = None
+    page: str | None = None
 
 
 def _matches(rel: str, patterns: Sequence[str]) -> bool:

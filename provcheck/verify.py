@@ -76,6 +76,16 @@ def _frame(width: int, height: int) -> np.ndarray:
     return np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=np.float64)
 
 
+def _plausible(scale: float, rotation: float, inliers: np.ndarray) -> bool:
+    """A re-post scales and tilts a little, and a real match spreads over the picture; a chance
+    consensus tends to a wild scale, a large turn, or a pile of points on one spot."""
+    if not SCALE_RANGE[0] <= scale <= SCALE_RANGE[1] or abs(rotation) > MAX_ROTATION_DEG:
+        return False
+    extent = inliers.max(axis=0) - inliers.min(axis=0) + 1.0
+    spread = float(np.sqrt(np.prod(inliers.std(axis=0) + 1e-6) / np.prod(extent)))
+    return spread >= MIN_SPREAD
+
+
 def verify(query: Features, reference: Features, min_inliers: int = 4) -> Verification | None:
     """The transform mapping ``query`` onto ``reference``, or None when they do not agree."""
     import cv2
@@ -100,16 +110,9 @@ def verify(query: Features, reference: Features, min_inliers: int = 4) -> Verifi
         return None
     inlier = mask.ravel().astype(bool)
     count = int(inlier.sum())
-    if count < min_inliers:
-        return None
     scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
     rotation = float(np.degrees(np.arctan2(matrix[1, 0], matrix[0, 0])))
-    if not SCALE_RANGE[0] <= scale <= SCALE_RANGE[1] or abs(rotation) > MAX_ROTATION_DEG:
-        return None
-    pts = src[inlier]
-    extent = pts.max(axis=0) - pts.min(axis=0) + 1.0
-    spread = float(np.sqrt(np.prod(pts.std(axis=0) + 1e-6) / np.prod(extent)))
-    if spread < MIN_SPREAD:
+    if count < min_inliers or not _plausible(scale, rotation, src[inlier]):
         return None
     # Matched region: each frame clipped to the part the other one covers.
     forward = cv2.transform(_frame(query.width, query.height)[None], matrix)[0]

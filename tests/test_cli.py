@@ -240,14 +240,22 @@ def test_urls_image_html_404_and_refused(ref_db, http_folder):
         ref_db,
         "--format",
         "json",
+        "--allow-private",
     )
     results = json.loads(result.stdout)["results"]
     assert results[0]["status"] == "match"
-    assert "not an image (content-type text/html)" in results[1]["error"]
+    assert "declares no images" in results[1]["error"]  # a page: its images are scanned
     assert "HTTP 404" in results[2]["error"]
     assert "cannot connect" in results[3]["error"]
     assert results[4]["status"] == "error"  # not a URL scheme we fetch: treated as a missing path
     assert result.exit_code == 2
+
+
+def test_loopback_urls_are_refused_without_allow_private(ref_db, http_folder):
+    result = run("scan", f"{http_folder}/still.jpg", "--db", ref_db, "--format", "json")
+    error = json.loads(result.stdout)["results"][0]["error"]
+    assert result.exit_code == 2
+    assert "127.0.0.1" in error and "--allow-private" in error
 
 
 def test_foreign_db_is_refused_untouched(tmp_path, stills):

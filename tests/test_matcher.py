@@ -7,9 +7,9 @@ import io
 import pytest
 from PIL import Image, ImageOps
 
+from provcheck.calibration import calibrated_confidence
 from provcheck.fingerprint import fingerprint, query_fingerprint
 from provcheck.ingest import stored_hashes
-from provcheck.calibration import calibrated_confidence
 from provcheck.matcher import Matcher, ReferenceSet
 from provcheck.store import SourceInfo, open_store
 from tests.conftest import synthetic_picture

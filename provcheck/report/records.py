@@ -104,4 +104,5 @@ def result_record(result: ScanResult, claimed: date | None) -> dict[str, Any]:
         "width": result.width,
         "height": result.height,
         "quality": result.quality,
+        "page": result.page,
     }
