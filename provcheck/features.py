@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 
 #: Keypoints kept per reference item: ~36 bytes each in the database (see README, "Matching").
-REFERENCE_FEATURES = 256
+REFERENCE_FEATURES = 512
 #: Keypoints extracted from a query: more than a reference, so a 50% crop still finds its share.
 QUERY_FEATURES = 700
 #: The strongest keypoints of each reference that go into the in-memory retrieval array.
@@ -31,7 +31,8 @@ _SCALE = 100.0  # keypoint coordinates are stored as uint16 hundredths of a pixe
 class Features:
     """Keypoints in working-copy pixels, their 256-bit ORB descriptors, and the frame size.
 
-    Rows are ordered strongest first, so the first ``RETRIEVAL_FEATURES`` serve retrieval."""
+    Rows are ordered round-robin over a 4x4 grid (strongest first in each cell), so the first
+    ``RETRIEVAL_FEATURES`` serve retrieval and still cover every part of the picture."""
 
     points: np.ndarray  # float32 (n, 2): x, y
     descriptors: np.ndarray  # uint8 (n, 32)
@@ -80,9 +81,8 @@ def _spread(
     for i in order:
         rank[i] = seen.get(cells[i], 0)
         seen[cells[i]] = rank[i] + 1
-    chosen = np.lexsort((-responses, rank))[:keep]
-    # Strongest first overall, so the retrieval prefix is the most repeatable keypoints.
-    return chosen[np.argsort(-responses[chosen], kind="stable")]
+    # Round-robin order: any prefix (the retrieval keypoints) still covers the whole frame.
+    return np.lexsort((-responses, rank))[:keep]
 
 
 def extract(image: Image.Image, keep: int) -> Features:
