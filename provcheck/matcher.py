@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from provcheck.arraycache import load_search
 from provcheck.fingerprint import QueryFingerprint, get_hasher
-from provcheck.index import HammingIndex, build_index
+from provcheck.index import HammingIndex
 from provcheck.store import ItemRecord, KindArrays, Store
 
 #: Names of the transforms behind each query variant, in the order the hashers return them
@@ -70,9 +71,7 @@ class ReferenceSet:
         self.arrays: dict[str, KindArrays] = {}
         self.indexes: dict[str, HammingIndex] = {}
         for kind in kinds:
-            arrays = store.kind_arrays(kind)
-            self.arrays[kind] = arrays
-            self.indexes[kind] = build_index(arrays.codes)
+            self.arrays[kind], self.indexes[kind] = load_search(store, kind)
 
     def __len__(self) -> int:
         return max((len(a.item_ids) for a in self.arrays.values()), default=0)
