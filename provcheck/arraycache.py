@@ -16,7 +16,9 @@ pack, in the user cache folder under a name derived from the database's absolute
         pdq-<token>.item_ids.npy      int64 (rows,)       hashes.item_id, same order
         pdq-<token>.codes.npy         uint8 (rows, bytes) the packed hash bits
         pdq-<token>.order.npy         int32 (chunks, rows)      MultiIndex.order
-        pdq-<token>.starts.npy        int32 (chunks, 65537)     MultiIndex.starts
+        pdq-<token>.starts.npy        int32 (sum of 2**width + 1)  MultiIndex.starts
+
+(``chunks_per_word`` in the manifest, 4 or 3, says how each 64-bit word was cut into chunks.)
 
 The manifest's ``key`` is ``Store.content_key()`` (the database's generation, bumped by a trigger
 on every hash insert or delete, plus its last hash row): when it no longer matches, the sidecar
@@ -107,7 +109,8 @@ def _load(folder: Path, kind: str, key: dict[str, Any]) -> tuple[KindArrays, Mul
             and loaded["order"].dtype == loaded["starts"].dtype == np.dtype("<i4")
         ):
             return None
-        return arrays, MultiIndex(arrays.codes, loaded["order"], loaded["starts"])
+        per_word = int(manifest["chunks_per_word"])
+        return arrays, MultiIndex(arrays.codes, loaded["order"], loaded["starts"], per_word)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None  # missing, half-written or foreign: rebuild from the database
 
@@ -135,6 +138,7 @@ def _save(
         "kind": kind,
         "key": key,
         "rows": len(arrays.item_ids),
+        "chunks_per_word": index.per_word,
         "files": files,
     }
     tmp = folder / f"{kind}-{token}.json.tmp"

@@ -7,6 +7,9 @@ be tested against it answer for answer.
 
 from __future__ import annotations
 
+import functools
+import itertools
+import math
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -29,6 +32,12 @@ class HammingIndex(Protocol):
 
     def query(self, code: np.ndarray, max_distance: int, limit: int | None = None) -> Hits:
         """Rows whose Hamming distance to ``code`` (packed uint8) is <= ``max_distance``."""
+        ...
+
+    def query_many(
+        self, codes: np.ndarray, max_distance: int, limit: int | None = None
+    ) -> list[Hits]:
+        """``query`` for each row of ``codes`` (one picture's variants), in one call."""
         ...
 
 
@@ -68,69 +77,108 @@ class LinearIndex:
             rows = rows[:limit]
         return Hits(rows.astype(np.int64), dist[rows])
 
+    def query_many(
+        self, codes: np.ndarray, max_distance: int, limit: int | None = None
+    ) -> list[Hits]:
+        return [self.query(code, max_distance, limit) for code in np.asarray(codes, np.uint8)]
 
-#: Bits per chunk of a multi-index: 16-bit chunks make each chunk's bucket table 65,536 entries
-#: (256 KB) whatever the corpus size, and a chunk value is one little-endian uint16 of the code.
-CHUNK_BITS = 16
-_BUCKETS = 1 << CHUNK_BITS
 
 #: Corpus size from which ``build_index`` picks the multi-index. Below it the linear scan takes
 #: well under a millisecond per query and needs no tables.
 MULTI_INDEX_MIN_ROWS = 50_000
 
+#: Corpus size from which the multi-index cuts each 64-bit word into 3 chunks (21-22 bits)
+#: instead of 4 (16 bits). Bigger chunks mean fewer rows per bucket, which is what keeps a query
+#: sublinear as the corpus grows, at the price of a fixed 8-16 MB table per chunk: worth it only
+#: once the corpus is large enough to spread that over many rows.
+WIDE_CHUNKS_MIN_ROWS = 4_000_000
 
-def _chunk_masks(radius: int) -> np.ndarray:
-    """Every 16-bit XOR mask with at most ``radius`` bits set, fewest bits first."""
-    values = np.arange(_BUCKETS, dtype=np.uint32)
-    weights = np.bitwise_count(values)
-    masks = values[weights <= radius]
-    return masks[np.argsort(weights[masks], kind="stable")].astype(np.uint16)
+
+def _chunk_layout(words: int, per_word: int) -> list[tuple[int, int, int]]:
+    """(word, shift, width) of every chunk, most significant bits first."""
+    widths = [64 // per_word + (1 if i < 64 % per_word else 0) for i in range(per_word)]
+    layout = []
+    for word in range(words):
+        shift = 64
+        for width in widths:
+            shift -= width
+            layout.append((word, shift, width))
+    return layout
+
+
+@functools.cache
+def _chunk_masks(width: int, radius: int) -> np.ndarray:
+    """Every ``width``-bit XOR mask with at most ``radius`` bits set, fewest bits first."""
+    if radius <= 2:  # the common case (PDQ at 31, pHash at 8): a few hundred masks
+        masks = [0]
+        for k in range(1, radius + 1):
+            masks += [sum(1 << b for b in bits) for bits in itertools.combinations(range(width), k)]
+        out = np.array(masks, dtype=np.int64)
+    else:
+        values = np.arange(1 << width, dtype=np.int64)
+        weights = np.bitwise_count(values)
+        out = values[weights <= radius]
+        out = out[np.argsort(weights[out], kind="stable")]
+    out.flags.writeable = False
+    return out
 
 
 class MultiIndex:
     """Exact Hamming search in sublinear time: multi-index hashing (Norouzi, Punjani & Fleet).
 
-    Each code is cut into ``m`` chunks of 16 bits, and for each chunk the rows are kept sorted by
-    that chunk's value (``order``) with the start of every value's run (``starts``). Two codes at
-    distance d <= r differ in at least one chunk by at most floor(r / m) bits (pigeonhole), so
-    probing, in every chunk, the values within that radius of the query's chunk finds every true
-    neighbour; each candidate is then checked with its full distance. Answers are exactly the
-    linear scan's. When a radius would make probing cost more than scanning (a very loose
-    ``max_distance``), the query falls back to the scan, so the answer never changes.
+    Each code is cut into ``m`` chunks (every 64-bit word into ``per_word`` pieces of 16, or
+    21-22, bits), and for each chunk the rows are kept sorted by that chunk's value (``order``)
+    with the start of every value's run (``starts``, one table per chunk, laid end to end). Two
+    codes at distance d <= r differ in at least one chunk by at most floor(r / m) bits
+    (pigeonhole), so probing, in every chunk, the values within that radius of the query's chunk
+    finds every true neighbour; each candidate is then checked with its full distance. Answers
+    are exactly the linear scan's. When probing would cost about as much as scanning (a very
+    loose ``max_distance``), the query falls back to the scan, so the answer never changes.
 
-    Memory per row: the code plus one int32 per chunk (PDQ: 32 + 64 bytes; pHash: 8 + 16).
+    Memory: the codes, one int32 per row and chunk (PDQ: 16 chunks, pHash: 4; 12 and 3 with
+    wide chunks), and the fixed ``starts`` tables (256 KB per 16-bit chunk, 8-16 MB per wide one).
     """
 
-    def __init__(self, codes: np.ndarray, order: np.ndarray, starts: np.ndarray) -> None:
+    def __init__(
+        self, codes: np.ndarray, order: np.ndarray, starts: np.ndarray, per_word: int = 4
+    ) -> None:
         """Wrap prebuilt tables (``MultiIndex.build`` makes them; a cache can memory-map them)."""
         self._codes = np.ascontiguousarray(codes, dtype=np.uint8)
         self._linear = LinearIndex(self._codes)
         rows, nbytes = self._codes.shape
-        chunks = nbytes // 2
-        if nbytes % 2 or order.shape != (chunks, rows) or starts.shape != (chunks, _BUCKETS + 1):
+        if nbytes % 8 or per_word not in (3, 4):
+            raise ValueError("a multi-index needs whole 64-bit words cut in 3 or 4 chunks")
+        self._layout = _chunk_layout(nbytes // 8, per_word)
+        sizes = [(1 << width) + 1 for _w, _s, width in self._layout]
+        if order.shape != (len(self._layout), rows) or starts.shape != (sum(sizes),):
             raise ValueError("multi-index tables do not fit the codes they were given")
         self.order = order
         self.starts = starts
-        self._chunks = chunks
+        self.per_word = per_word
+        self._table_at = np.cumsum([0, *sizes[:-1]])
         self._flat_order = order.reshape(-1)
-        self._flat_starts = starts.reshape(-1)
 
     @classmethod
-    def build(cls, codes: np.ndarray) -> MultiIndex:
+    def build(cls, codes: np.ndarray, per_word: int | None = None) -> MultiIndex:
         codes = np.ascontiguousarray(codes, dtype=np.uint8)
-        if codes.ndim != 2 or codes.shape[1] % 2:
-            raise ValueError("a multi-index needs codes of a whole number of 16-bit chunks")
+        if codes.ndim != 2 or codes.shape[1] % 8:
+            raise ValueError("a multi-index needs codes of whole 64-bit words")
         if codes.shape[0] >= 2**31:
             raise ValueError("a multi-index holds at most 2**31 - 1 rows")
-        values = codes.view("<u2")
-        chunks = values.shape[1]
-        order = np.empty((chunks, codes.shape[0]), dtype=np.int32)
-        starts = np.zeros((chunks, _BUCKETS + 1), dtype=np.int32)
-        for j in range(chunks):
-            column = values[:, j]
-            order[j] = np.argsort(column, kind="stable")  # radix sort on uint16: linear time
-            np.cumsum(np.bincount(column, minlength=_BUCKETS), out=starts[j, 1:])
-        return cls(codes, order, starts)
+        if per_word is None:
+            per_word = 3 if codes.shape[0] >= WIDE_CHUNKS_MIN_ROWS else 4
+        layout = _chunk_layout(codes.shape[1] // 8, per_word)
+        words = codes.view(">u8")
+        order = np.empty((len(layout), codes.shape[0]), dtype=np.int32)
+        tables = []
+        for j, (word, shift, width) in enumerate(layout):
+            column = _chunk_values(words[:, word], shift, width)
+            narrow = column.astype(np.uint16 if width <= 16 else np.uint32)
+            order[j] = np.argsort(narrow, kind="stable")  # a radix sort for 16-bit values
+            table = np.zeros((1 << width) + 1, dtype=np.int32)
+            np.cumsum(np.bincount(column, minlength=1 << width), out=table[1:])
+            tables.append(table)
+        return cls(codes, order, np.concatenate(tables), per_word)
 
     def __len__(self) -> int:
         return int(self._codes.shape[0])
@@ -153,27 +201,18 @@ class MultiIndex:
             raise ValueError("query hash has a different length from the indexed hashes")
         if len(self) == 0 or max_distance < 0:
             return [_no_hits() for _ in range(len(codes))]
-        radius = max_distance // self._chunks
-        masks = _chunk_masks(radius)
-        if len(masks) * self._chunks * 4 > _BUCKETS:  # probing ~ a quarter of a scan or more
+        radius = max_distance // len(self._layout)
+        # Expected share of rows probed (uniform codes); past a quarter, scanning is cheaper.
+        probed = sum(
+            sum(math.comb(width, k) for k in range(radius + 1)) / (1 << width)
+            for _w, _s, width in self._layout
+        )
+        if probed > 0.25:
             return [self._linear.query(code, max_distance, limit) for code in codes]
-        # Every probe: (query, chunk, neighbouring chunk value) -> a run of rows in that chunk.
-        probes = codes.view("<u2")[:, :, None] ^ masks[None, None, :]
-        slot = probes.astype(np.int64) + (np.arange(self._chunks) * (_BUCKETS + 1))[None, :, None]
-        slot = slot.ravel()
-        lo = self._flat_starts[slot].astype(np.int64)
-        lengths = self._flat_starts[slot + 1].astype(np.int64) - lo
-        total = int(lengths.sum())
-        if total == 0:
+        masks = [_chunk_masks(width, radius) for _w, _s, width in self._layout]
+        rows, owner = self._candidates(codes, masks)
+        if len(rows) == 0:
             return [_no_hits() for _ in range(len(codes))]
-        # Expand the runs into positions of the flattened order array without a Python loop.
-        chunk_base = np.repeat(np.arange(self._chunks, dtype=np.int64) * len(self), len(masks))
-        run_start = lo + np.tile(chunk_base, len(codes))
-        ends = np.cumsum(lengths)
-        offsets = np.arange(total, dtype=np.int64) - np.repeat(ends - lengths, lengths)
-        rows = self._flat_order[np.repeat(run_start, lengths) + offsets].astype(np.int64)
-        owner = np.repeat(np.arange(len(codes)), self._chunks * len(masks))
-        owner = np.repeat(owner, lengths)
         dist = np.bitwise_count(self._codes[rows] ^ codes[owner]).sum(axis=1, dtype=np.int32)
         keep = dist <= max_distance
         rows, dist, owner = rows[keep], dist[keep], owner[keep]
@@ -193,6 +232,36 @@ class MultiIndex:
             out.append(Hits(rows[a:b], dist[a:b]))
         return out
 
+    def _candidates(
+        self, codes: np.ndarray, masks: list[np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Rows sharing a probed chunk value with each query, and which query found them."""
+        words = codes.view(">u8")
+        slots, owners, bases = [], [], []
+        for j, (word, shift, width) in enumerate(self._layout):
+            values = _chunk_values(words[:, word], shift, width)  # one per query
+            probes = (values[:, None] ^ masks[j][None, :]).ravel()
+            slots.append(probes + self._table_at[j])
+            owners.append(np.repeat(np.arange(len(codes)), len(masks[j])))
+            bases.append(np.full(len(probes), j * len(self), dtype=np.int64))
+        slot = np.concatenate(slots)
+        lo = self.starts[slot].astype(np.int64)
+        lengths = self.starts[slot + 1].astype(np.int64) - lo
+        total = int(lengths.sum())
+        if total == 0:
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        # Expand the runs into positions of the flattened order array without a Python loop.
+        ends = np.cumsum(lengths)
+        offsets = np.arange(total, dtype=np.int64) - np.repeat(ends - lengths, lengths)
+        positions = np.repeat(lo + np.concatenate(bases), lengths) + offsets
+        rows = self._flat_order[positions].astype(np.int64)
+        return rows, np.repeat(np.concatenate(owners), lengths)
+
+
+def _chunk_values(words: np.ndarray, shift: int, width: int) -> np.ndarray:
+    """Chunk ``(shift, width)`` of each big-endian 64-bit word, as int64."""
+    return ((words >> np.uint64(shift)) & np.uint64((1 << width) - 1)).astype(np.int64)
+
 
 def _no_hits() -> Hits:
     return Hits(np.empty(0, np.int64), np.empty(0, np.int32))
@@ -200,7 +269,7 @@ def _no_hits() -> Hits:
 
 def wants_multi_index(rows: int, nbytes: int) -> bool:
     """Whether ``build_index`` picks the multi-index for ``rows`` codes of ``nbytes`` bytes."""
-    return rows >= MULTI_INDEX_MIN_ROWS and nbytes % 2 == 0 and rows < 2**31
+    return rows >= MULTI_INDEX_MIN_ROWS and nbytes % 8 == 0 and rows < 2**31
 
 
 def build_index(codes: np.ndarray) -> HammingIndex:

@@ -123,8 +123,7 @@ class Matcher:
         candidates: dict[int, set[str]] = {}
         for kind, variant_codes in codes.items():
             index, arrays = ref.indexes[kind], ref.arrays[kind]
-            for code in variant_codes:
-                hits = index.query(code, self.max_distances[kind])
+            for hits in index.query_many(variant_codes, self.max_distances[kind]):
                 for item_id in arrays.item_ids[hits.rows].tolist():
                     candidates.setdefault(int(item_id), set()).add(kind)
         if not candidates:

@@ -43,11 +43,14 @@ def _same(fast: object, slow: object) -> None:
 CASES = [(32, 31), (32, 0), (32, 15), (32, 64), (32, 200), (8, 8), (8, 0), (8, 3), (8, 20)]
 
 
+@pytest.mark.parametrize("per_word", [4, 3])
 @pytest.mark.parametrize(("nbytes", "max_distance"), CASES)
-def test_multi_index_equals_linear_scan_seeded(nbytes: int, max_distance: int) -> None:
+def test_multi_index_equals_linear_scan_seeded(
+    nbytes: int, max_distance: int, per_word: int
+) -> None:
     rng = np.random.default_rng(nbytes * 1000 + max_distance)
     codes = _clustered(rng, 3000, nbytes, flips=nbytes)
-    fast, slow = MultiIndex.build(codes), LinearIndex(codes)
+    fast, slow = MultiIndex.build(codes, per_word), LinearIndex(codes)
     queries = np.vstack(
         [
             _near(rng, codes, 10, 0),
@@ -69,12 +72,13 @@ def test_multi_index_equals_linear_scan_seeded(nbytes: int, max_distance: int) -
 @given(
     seed=st.integers(0, 2**32 - 1),
     rows=st.integers(0, 400),
-    nbytes=st.sampled_from([2, 8, 32]),
+    nbytes=st.sampled_from([8, 16, 32]),
     max_distance=st.integers(0, 70),
     flips=st.integers(0, 40),
+    per_word=st.sampled_from([3, 4]),
 )
 def test_multi_index_equals_linear_scan_property(
-    seed: int, rows: int, nbytes: int, max_distance: int, flips: int
+    seed: int, rows: int, nbytes: int, max_distance: int, flips: int, per_word: int
 ) -> None:
     rng = np.random.default_rng(seed)
     codes = _clustered(rng, rows, nbytes, flips=min(flips, nbytes * 8))
@@ -82,7 +86,7 @@ def test_multi_index_equals_linear_scan_property(
         queries = _near(rng, codes, 4, min(flips, nbytes * 8))
     else:
         queries = rng.integers(0, 256, (4, nbytes), dtype=np.uint8)
-    fast, slow = MultiIndex.build(codes), LinearIndex(codes)
+    fast, slow = MultiIndex.build(codes, per_word), LinearIndex(codes)
     for code, hits in zip(queries, fast.query_many(queries, max_distance), strict=True):
         _same(hits, slow.query(code, max_distance))
 
@@ -112,10 +116,13 @@ def test_build_index_picks_by_size() -> None:
     _same(index.query(big[5], 8), LinearIndex(big).query(big[5], 8))
 
 
-def test_tables_round_trip() -> None:
+@pytest.mark.parametrize("per_word", [4, 3])
+def test_tables_round_trip(per_word: int) -> None:
     codes = np.random.default_rng(3).integers(0, 256, (500, 32), np.uint8)
-    built = MultiIndex.build(codes)
-    again = MultiIndex(codes, built.order.copy(), built.starts.copy())
+    built = MultiIndex.build(codes, per_word)
+    again = MultiIndex(codes, built.order.copy(), built.starts.copy(), per_word)
     _same(again.query(codes[1], 31), built.query(codes[1], 31))
     with pytest.raises(ValueError, match="do not fit"):
-        MultiIndex(codes[:10], built.order, built.starts)
+        MultiIndex(codes[:10], built.order, built.starts, per_word)
+    with pytest.raises(ValueError, match="do not fit"):
+        MultiIndex(codes, built.order, built.starts, 7 - per_word)
