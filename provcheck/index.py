@@ -87,11 +87,11 @@ class LinearIndex:
 #: well under a millisecond per query and needs no tables.
 MULTI_INDEX_MIN_ROWS = 50_000
 
-#: Corpus size from which the multi-index cuts each 64-bit word into 3 chunks (21-22 bits)
-#: instead of 4 (16 bits). Bigger chunks mean fewer rows per bucket, which is what keeps a query
-#: sublinear as the corpus grows, at the price of a fixed 8-16 MB table per chunk: worth it only
-#: once the corpus is large enough to spread that over many rows.
-WIDE_CHUNKS_MIN_ROWS = 4_000_000
+#: Rows per 64-bit word of code from which the multi-index cuts each word into 3 chunks (21-22
+#: bits) instead of 4 (16 bits). Bigger chunks mean fewer rows per bucket, which is what keeps a
+#: query sublinear as the corpus grows, at the price of 32 MB of fixed tables per word: from
+#: 2**20 rows per word that is at most 32 bytes per row (pHash: from 1 M rows; PDQ: from 4 M).
+WIDE_CHUNKS_ROWS_PER_WORD = 1 << 20
 
 
 def _chunk_layout(words: int, per_word: int) -> list[tuple[int, int, int]]:
@@ -166,7 +166,8 @@ class MultiIndex:
         if codes.shape[0] >= 2**31:
             raise ValueError("a multi-index holds at most 2**31 - 1 rows")
         if per_word is None:
-            per_word = 3 if codes.shape[0] >= WIDE_CHUNKS_MIN_ROWS else 4
+            wide = codes.shape[0] >= WIDE_CHUNKS_ROWS_PER_WORD * (codes.shape[1] // 8)
+            per_word = 3 if wide else 4
         layout = _chunk_layout(codes.shape[1] // 8, per_word)
         words = codes.view(">u8")
         order = np.empty((len(layout), codes.shape[0]), dtype=np.int32)
