@@ -211,16 +211,17 @@ def bench_search(sizes: list[int], n_queries: int) -> None:
             one_image(slow, i)
             lin_t.append(time.perf_counter() - start)
         nbytes = fast["pdq"].nbytes + fast["phash"].nbytes
+        per_kind = f"pdq {fast['pdq'].nbytes / n:.0f} + phash {fast['phash'].nbytes / n:.0f}"
         lin_p50, fast_p50 = statistics.median(lin_t), statistics.median(fast_t)
         print(
             f"{n:10,d} {lin_p50 * 1e3:14.1f} {fast_p50 * 1e3:19.2f} "
             f"{np.percentile(fast_t, 90) * 1e3:6.2f} {lin_p50 / fast_p50:8.0f}x {build:8.1f} "
-            f"{nbytes / n:12.1f} {'yes' if same else 'NO':>13}"
+            f"{nbytes / n:12.1f} {'yes' if same else 'NO':>13}  ({per_kind} B/ref)"
         )
         del fast, slow, pdq, phash
     print(
-        "index B/ref: PDQ 32 B code + 16 x int32 chunk order, pHash 8 B + 4 x int32, per frame;"
-        " the linear scan holds 40 B (codes only). Item ids add 8 B per kind."
+        "index B/ref: codes + one int32 per row and chunk + fixed bucket tables, both kinds, per"
+        " frame; the linear scan holds the 40 B of codes only. Item ids add 8 B per kind."
     )
 
 
@@ -314,21 +315,31 @@ def profile_cold_scan(db: Path, image: Path) -> None:
         [*cmd, "--db", str(db)], stdout=subprocess.DEVNULL, check=False
     )
     stats = pstats.Stats(str(out))
-    total = stats.total_tt  # type: ignore[attr-defined]
-    print(
-        f"\ncold scan profile (cProfile, {total:.3f} s in profiled code; top by cumulative time):"
-    )
-    rows = []
-    for (filename, line, func), (_cc, _nc, _tt, ct, _callers) in stats.stats.items():  # type: ignore[attr-defined]
-        rows.append((ct, f"{Path(filename).name}:{line}({func})"))
+    entries = stats.stats  # type: ignore[attr-defined]
+    total = max(ct for (_cc, _nc, _tt, ct, _callers) in entries.values())
+    print(f"\ncold scan profile (cProfile, {total:.3f} s profiled; imports included):")
+
+    def where(filename: str, line: int, func: str) -> str:
+        parts = Path(filename).parts
+        short = "/".join(parts[-2:]) if len(parts) > 1 else filename
+        return f"{short}:{line}({func})"
+
+    print("  top by cumulative time:")
     shown = 0
-    for ct, name in sorted(rows, reverse=True):
-        if any(skip in name for skip in ("<frozen", "{built-in method builtins.exec}", "core.py")):
+    for (filename, line, func), (_cc, _nc, _tt, ct, _callers) in sorted(
+        entries.items(), key=lambda kv: -kv[1][3]
+    ):
+        if filename.startswith(("<frozen", "~", "<string>")) or "click/" in filename:
             continue
-        print(f"  {ct:7.3f} s  {name}")
+        print(f"  {ct:7.3f} s  {where(filename, line, func)}")
         shown += 1
-        if shown == 18:
+        if shown == 14:
             break
+    print("  top by own time:")
+    for (filename, line, func), (_cc, _nc, tt, _ct, _callers) in sorted(
+        entries.items(), key=lambda kv: -kv[1][2]
+    )[:10]:
+        print(f"  {tt:7.3f} s  {where(filename, line, func)}")
 
 
 def main() -> None:
@@ -340,7 +351,8 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     print(
         f"provcheck speed benchmark ({'quick' if args.quick else 'full'}); {os.cpu_count()} CPUs"
-        f" visible; numpy {np.__version__}; work folder {work}"
+        f" visible; load average {os.getloadavg()[0]:.1f} (other work shares these cores);"
+        f" numpy {np.__version__}; work folder {work}"
     )
     mosaics = make_mosaics(work / "mosaics")
     reps = 3 if args.quick else 5
