@@ -265,12 +265,13 @@ def bench_import(work: Path, n: int, baseline_n: int) -> Path:
         again = import_file(store, listing, default_source=info)
     t_again = time.perf_counter() - start
     print(
-        f"baseline (Store.add_item row by row, {baseline_n:,} rows): "
-        f"{baseline_n / t_base:,.0f} rows/s -> {n / (baseline_n / t_base):.0f} s for {n:,}"
+        f"baseline (the previous path: Store.add_item row by row, a SELECT per row, default"
+        f" page cache; {baseline_n:,} rows, same transaction shape): {t_base:.1f} s ="
+        f" {baseline_n / t_base:,.0f} rows/s"
     )
     print(
         f"bulk import: {report.items_added:,} added in {t_bulk:.1f} s = {n / t_bulk:,.0f} rows/s "
-        f"({(baseline_n / t_base and (n / t_bulk) / (baseline_n / t_base)):.1f}x); re-import "
+        f"({(n / t_bulk) / (baseline_n / t_base):.1f}x the baseline); re-import "
         f"(all present) {t_again:.1f} s, {again.items_added} added"
     )
     return db
@@ -361,7 +362,7 @@ def main() -> None:
     bench_pdq_tolerance(mosaics)
     sizes = [100_000, 1_000_000] if args.quick else [100_000, 1_000_000, 10_000_000]
     bench_search(sizes, 50 if args.quick else 100)
-    db = bench_import(work, 1_000_000, 20_000 if args.quick else 50_000)
+    db = bench_import(work, 1_000_000, 1_000_000)
     bench_cold_start(db, sorted(DEVSET_FRAMES.glob("wesnoth/*.jpg"))[0], 5 if args.quick else 9)
 
 
