@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from provcheck.fingerprint import get_hasher
 from provcheck.index import HammingIndex, LinearIndex, MultiIndex, wants_multi_index
 from provcheck.store import KindArrays, Store
 
@@ -68,12 +69,12 @@ def load_search(store: Store, kind: str) -> tuple[KindArrays, HammingIndex]:
     cached = _load(folder, kind, key)
     if cached is not None:
         return cached
-    arrays = store.kind_arrays(kind, cache=False)
-    if not wants_multi_index(*arrays.codes.shape):
+    nbytes = get_hasher(kind).bits // 8
+    if not wants_multi_index(store.hash_count(kind), nbytes):
         # Small: the packed blob inside the database is cheap enough, so keep no sidecar.
-        if store.writable:
-            arrays = store.kind_arrays(kind)
+        arrays = store.kind_arrays(kind)
         return arrays, LinearIndex(arrays.codes)
+    arrays = store.kind_arrays(kind, cache=False)
     index = MultiIndex.build(arrays.codes)
     # A read-only medium or a full disk only costs the next run a rebuild; the scan goes on.
     with contextlib.suppress(OSError):

@@ -422,6 +422,13 @@ class Store:
         ).fetchone()
         return {"generation": self.generation(), "last_hash": list(row) if row else None}
 
+    def hash_count(self, kind: str) -> int:
+        """How many hashes of ``kind`` the database holds (read from the ``hashes_kind_item``
+        index, without touching the rows)."""
+        return int(
+            self._conn.execute("SELECT count(*) FROM hashes WHERE kind = ?", (kind,)).fetchone()[0]
+        )
+
     def kind_arrays(self, kind: str, *, cache: bool = True) -> KindArrays:
         """The packed search arrays for ``kind``: one blob read when fresh, rebuilt when stale.
 
