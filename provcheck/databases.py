@@ -74,10 +74,10 @@ def _writable(path: Path) -> bool:
 
 
 def describe(store: Store, ref: DatabaseRef) -> dict[str, object]:
-    stats = store.stats()
+    counts = store.counts()
     return {
         "path": str(ref.path),
         "role": ref.role,
-        "items": stats["items"],
-        "sources": stats["sources"],
+        "items": counts["items"],
+        "sources": counts["sources"],
     }

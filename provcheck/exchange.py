@@ -29,7 +29,7 @@ from typing import IO, Any
 from provcheck import __version__
 from provcheck.errors import FormatError, UsageError
 from provcheck.fingerprint import Hash, get_hasher, hasher_names
-from provcheck.store import SourceInfo, Store, StoredHash
+from provcheck.store import NewItem, SourceInfo, Store, StoredHash
 from provcheck.thumbnail import Thumbnail, thumbnail_from_untrusted
 
 FORMAT_NAME = "provcheck-export"
@@ -120,6 +120,12 @@ class _Item:
     thumbnail: Thumbnail | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class _Source:
+    key: Any
+    info: SourceInfo
+
+
 def detect_format(first_line: str) -> str:
     try:
         head = json.loads(first_line)
@@ -136,7 +142,12 @@ def import_file(
     *,
     default_source: SourceInfo | None = None,
 ) -> ImportReport:
-    """Import ``path`` (export JSON Lines or a PDQ list) in one transaction: all lines or none."""
+    """Import ``path`` (export JSON Lines or a PDQ list) in one transaction: all lines or none.
+
+    The file is read as a stream and stored in chunks through ``Store.add_items_bulk``, so a
+    million-line list needs neither a million Python objects at once nor a SELECT per line; a
+    malformed line anywhere rolls back every chunk before it.
+    """
     try:
         with path.open(encoding="utf-8") as handle:
             first = ""
@@ -148,49 +159,47 @@ def import_file(
             kind = detect_format(first.strip())
             handle.seek(0)
             if kind == "export":
-                sources, items = _read_export(handle, path)
+                records = _read_export(handle, path)
             else:
                 if default_source is None:
                     raise UsageError(f"{path}: a PDQ hash list needs --label and --category")
-                sources, items = _read_pdq_list(handle, path, default_source)
+                records = _read_pdq_list(handle, path, default_source)
+            report = ImportReport(format=kind)
+            with store.transaction():
+                added, present = store.add_items_bulk(_new_items(store, records, report))
     except FileNotFoundError:
         raise UsageError(f"{path}: no such file") from None
     except UnicodeDecodeError:
         raise FormatError(f"{path}: not UTF-8 text; expected an export or a PDQ list") from None
-    report = ImportReport(format=kind)
-    with store.transaction():
-        ids: dict[Any, int] = {}
-        for key, info in sources.items():
-            ids[key], created = store.ensure_source(info)
-            report.sources_created += int(created)
-        for item in items:
-            if _store_item(store, ids[item.source_key], item):
-                report.items_added += 1
-            else:
-                report.items_present += 1
+    report.items_added, report.items_present = added, present
     return report
 
 
-def _store_item(store: Store, source_id: int, item: _Item) -> bool:
-    """Add one imported item (and its preview, if any); True if it was new."""
-    item_id, added = store.add_item(
-        source_id,
-        origin=item.origin,
-        item_key=item.item_key,
-        sha256=item.sha256,
-        width=item.width,
-        height=item.height,
-        frame_time=item.frame_time,
-        hashes=item.hashes,
-    )
-    if item.thumbnail is not None:
-        store.put_thumbnail(item_id, item.thumbnail)
-    return added
+def _new_items(
+    store: Store, records: Iterable[_Source | _Item], report: ImportReport
+) -> Iterator[NewItem]:
+    """Create sources as their records arrive and turn items into rows for the bulk insert."""
+    ids: dict[Any, int] = {}
+    for record in records:
+        if isinstance(record, _Source):
+            ids[record.key], created = store.ensure_source(record.info)
+            report.sources_created += int(created)
+            continue
+        yield NewItem(
+            ids[record.source_key],
+            origin=record.origin,
+            item_key=record.item_key,
+            hashes=record.hashes,
+            sha256=record.sha256,
+            width=record.width,
+            height=record.height,
+            frame_time=record.frame_time,
+            thumbnail=record.thumbnail,
+        )
 
 
-def _read_export(lines: Iterable[str], path: Path) -> tuple[dict[Any, SourceInfo], list[_Item]]:
-    sources: dict[Any, SourceInfo] = {}
-    items: list[_Item] = []
+def _read_export(lines: Iterable[str], path: Path) -> Iterator[_Source | _Item]:
+    sources: set[Any] = set()
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -209,7 +218,7 @@ def _read_export(lines: Iterable[str], path: Path) -> tuple[dict[Any, SourceInfo
                         f" provcheck reads version {FORMAT_VERSION}"
                     )
             elif record.get("type") == "source":
-                sources[record["key"]] = SourceInfo(
+                info = SourceInfo(
                     label=record["label"],
                     category=record["category"],
                     url=record.get("url"),
@@ -217,24 +226,24 @@ def _read_export(lines: Iterable[str], path: Path) -> tuple[dict[Any, SourceInfo
                     license=record.get("license"),
                     notes=record.get("notes"),
                 )
+                sources.add(record["key"])
+                yield _Source(record["key"], info)
             elif record.get("type") == "item":
                 if record["source"] not in sources:
                     raise FormatError(
                         f"{where}: item names source {record['source']!r},"
                         " which no earlier line defines"
                     )
-                items.append(
-                    _Item(
-                        source_key=record["source"],
-                        origin=record["origin"],
-                        item_key=record["item_key"],
-                        sha256=record.get("sha256"),
-                        width=record.get("width"),
-                        height=record.get("height"),
-                        frame_time=record.get("frame_time"),
-                        hashes=[_stored_hash(h) for h in record["hashes"]],
-                        thumbnail=_thumbnail(record.get("thumbnail")),
-                    )
+                yield _Item(
+                    source_key=record["source"],
+                    origin=record["origin"],
+                    item_key=record["item_key"],
+                    sha256=record.get("sha256"),
+                    width=record.get("width"),
+                    height=record.get("height"),
+                    frame_time=record.get("frame_time"),
+                    hashes=[_stored_hash(h) for h in record["hashes"]],
+                    thumbnail=_thumbnail(record.get("thumbnail")),
                 )
             else:
                 raise FormatError(f"{where}: unknown record type {record.get('type')!r}")
@@ -242,7 +251,6 @@ def _read_export(lines: Iterable[str], path: Path) -> tuple[dict[Any, SourceInfo
             raise FormatError(f"{where}: missing field {exc.args[0]!r}") from None
         except (UsageError, ValueError, TypeError) as exc:
             raise FormatError(f"{where}: {exc}") from None
-    return sources, items
 
 
 def _thumbnail(record: Any) -> Thumbnail | None:
@@ -269,16 +277,13 @@ def _stored_hash(record: dict[str, Any]) -> StoredHash:
     )
 
 
-def _read_pdq_list(
-    lines: IO[str], path: Path, default: SourceInfo
-) -> tuple[dict[Any, SourceInfo], list[_Item]]:
+def _read_pdq_list(lines: IO[str], path: Path, default: SourceInfo) -> Iterator[_Source | _Item]:
     """One 64-hex-digit PDQ hash per line, optionally followed by whitespace and a label.
 
     A line's label names the source its hash belongs to (same category and provenance as the
     command's options); lines without one go to the source named by ``--label``.
     """
-    sources: dict[Any, SourceInfo] = {}
-    items: list[_Item] = []
+    sources: set[str] = set()
     origin = str(path.resolve())
     for number, raw in enumerate(lines, start=1):
         line = raw.strip()
@@ -292,24 +297,26 @@ def _read_pdq_list(
         hex_digits, label = found.group(1).lower(), (found.group(2) or "").strip()
         label = label or default.label
         if label not in sources:
-            sources[label] = SourceInfo(
+            sources.add(label)
+            yield _Source(
                 label,
-                default.category,
-                default.url,
-                default.first_seen,
-                default.license,
-                default.notes,
+                SourceInfo(
+                    label,
+                    default.category,
+                    default.url,
+                    default.first_seen,
+                    default.license,
+                    default.notes,
+                ),
             )
-        items.append(
-            _Item(
-                source_key=label,
-                origin=f"{origin}:{number}",
-                item_key=f"pdq:{hex_digits}",
-                sha256=None,
-                width=None,
-                height=None,
-                frame_time=None,
-                hashes=[StoredHash(Hash.from_hex("pdq", hex_digits))],
-            )
+        yield _Item(
+            source_key=label,
+            origin=f"{origin}:{number}",
+            item_key=f"pdq:{hex_digits}",
+            sha256=None,
+            width=None,
+            height=None,
+            frame_time=None,
+            # The pattern has already checked 64 hex digits: skip Hash.from_hex's re-validation.
+            hashes=[StoredHash(Hash("pdq", bytes.fromhex(hex_digits)))],
         )
-    return sources, items

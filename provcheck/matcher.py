@@ -12,10 +12,11 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from provcheck.arraycache import load_search
 from provcheck.calibration import MIN_INLIERS, calibrated_confidence
 from provcheck.features import Features
 from provcheck.fingerprint import QueryFingerprint, get_hasher
-from provcheck.index import HammingIndex, KeypointVotes, build_index
+from provcheck.index import HammingIndex, KeypointVotes
 from provcheck.store import FEATURE_KIND, ItemRecord, KindArrays, Region, Store
 from provcheck.verify import Verification, verify
 
@@ -75,11 +76,15 @@ class ReferenceSet:
         self.arrays: dict[str, KindArrays] = {}
         self.indexes: dict[str, HammingIndex] = {}
         for kind in kinds:
-            arrays = store.kind_arrays(kind)
-            self.arrays[kind] = arrays
-            self.indexes[kind] = build_index(arrays.codes)
+            self.arrays[kind], self.indexes[kind] = load_search(store, kind)
         keypoints = store.kind_arrays(FEATURE_KIND)
         self.keypoints = KeypointVotes(keypoints.item_ids, keypoints.codes)
+
+    def has_features(self, item_id: int) -> bool:
+        """Whether the item has keypoints (hash-only imports have none); owners are sorted."""
+        owners = self.keypoints.owners
+        at = int(np.searchsorted(owners, item_id))
+        return at < len(owners) and int(owners[at]) == item_id
 
     def __len__(self) -> int:
         return max((len(a.item_ids) for a in self.arrays.values()), default=0)
@@ -167,24 +172,26 @@ class Matcher:
         )
         return matches[:limit]
 
-    def _global_candidates(self, ref: ReferenceSet, q: _QueryCodes) -> dict[int, set[str]]:
-        """Items within a kind's ``max_distance`` of any query hash: the nearest ``MAX_VERIFIED``
-        per kind (near-identical video frames can put hundreds within reach)."""
+    def _global_candidates(
+        self, ref: ReferenceSet, q: _QueryCodes
+    ) -> tuple[dict[int, set[str]], list[int]]:
+        """Items within a kind's ``max_distance`` of any query hash (with the kinds that hit), and
+        the nearest ``MAX_VERIFIED`` of them, nearest first: the ones worth verifying."""
         candidates: dict[int, set[str]] = {}
+        nearest: dict[int, float] = {}
         for kind, variant_codes in q.codes.items():
             if kind not in ref.indexes:
                 continue
             index, arrays = ref.indexes[kind], ref.arrays[kind]
-            best: dict[int, int] = {}
-            for code in variant_codes:
-                hits = index.query(code, self.max_distances[kind], limit=4 * MAX_VERIFIED)
+            scale = max(1, self.max_distances[kind])
+            for hits in index.query_many(variant_codes, self.max_distances[kind]):
                 for item_id, d in zip(
                     arrays.item_ids[hits.rows].tolist(), hits.distances.tolist(), strict=True
                 ):
-                    best[item_id] = min(d, best.get(item_id, d))
-            for item_id in sorted(best, key=lambda i: (best[i], i))[:MAX_VERIFIED]:
-                candidates.setdefault(int(item_id), set()).add(kind)
-        return candidates
+                    candidates.setdefault(item_id, set()).add(kind)
+                    nearest[item_id] = min(d / scale, nearest.get(item_id, float("inf")))
+        ranked = sorted(nearest, key=lambda i: (nearest[i], i))[:MAX_VERIFIED]
+        return candidates, ranked
 
     def _local_candidates(self, ref: ReferenceSet, query: QueryFingerprint) -> list[int]:
         votes: dict[int, int] = {}
@@ -199,14 +206,17 @@ class Matcher:
 
     def _match_one_set(self, ref: ReferenceSet, query: QueryFingerprint) -> list[Match]:
         q = _QueryCodes.of(query, ref.indexes)
-        candidates = self._global_candidates(ref, q)
+        candidates, worth_verifying = self._global_candidates(ref, q)
         for item_id in self._local_candidates(ref, query):
             candidates.setdefault(item_id, set())
+            worth_verifying.append(item_id)
         if not candidates:
             return []
+        # Near-identical video frames can put hundreds within a hash's reach: all are reported
+        # (the hash decides), but only the nearest and the keypoint-retrieved are verified.
         with self._store_lock:  # the only SQLite reads; a connection is not shared concurrently
             records = {r.id: r for r in ref.store.items(sorted(candidates))}
-            stored = ref.store.features(candidates)
+            stored = ref.store.features(worth_verifying)
         out = []
         for item_id, kinds_hit in candidates.items():
             record = records.get(item_id)
@@ -215,7 +225,7 @@ class Matcher:
             distances, transform = self._distances(ref, item_id, q)
             geometry = _verify_both(query, stored.get(item_id), self.min_inliers)
             if not self._decide(
-                kinds_hit, geometry, has_features=item_id in stored, distances=distances
+                kinds_hit, geometry, has_features=ref.has_features(item_id), distances=distances
             ):
                 continue
             query_region, reference_region = None, None

@@ -80,7 +80,7 @@ def decode_image(data: bytes, name: str, working_size: int = WORKING_SIZE) -> Lo
             with Image.open(io.BytesIO(data)) as opened:
                 width, height = opened.size
                 # JPEG can decode at 1/2, 1/4 or 1/8 scale for free; ask for no less than we hash.
-                opened.draft("RGB", (working_size, working_size))
+                opened.draft("RGB", draft_request(width, height, working_size))
                 opened.load()
                 image = _to_working_copy(opened, working_size)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -99,6 +99,22 @@ def decode_image(data: bytes, name: str, working_size: int = WORKING_SIZE) -> Lo
     if min(image.size) < 1:
         raise InputError(name, "image has no pixels")
     return LoadedImage(name=name, sha256=sha256, width=width, height=height, image=image)
+
+
+def draft_request(width: int, height: int, working_size: int) -> tuple[int, int]:
+    """The size to pass to ``Image.draft`` so a JPEG decodes at the smallest DCT scale whose
+    longest side still reaches ``working_size`` (the working copy's bound).
+
+    Pillow picks the largest scale (1/8, 1/4, 1/2) at which *both* sides stay at or above the
+    request, so asking for a square would keep a panorama's short side, and with it most of the
+    decode, needlessly large: the request keeps the picture's aspect ratio instead.
+    """
+    longest = max(width, height, 1)
+    if longest <= working_size:
+        return (width, height)
+    # Pillow takes scale s only if s <= width // w and s <= height // h; the longest side's
+    # request alone guarantees longest / s >= working_size, so the other may round down.
+    return (max(1, width * working_size // longest), max(1, height * working_size // longest))
 
 
 def _to_working_copy(image: Image.Image, working_size: int) -> Image.Image:

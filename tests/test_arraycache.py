@@ -1,0 +1,120 @@
+"""Memory-mapped sidecars: same answers as a fresh build, reused while fresh, rebuilt when stale."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from provcheck import arraycache, index
+from provcheck.arraycache import load_search, sidecar_dir
+from provcheck.fingerprint import Hash
+from provcheck.index import LinearIndex, MultiIndex
+from provcheck.store import NewItem, SourceInfo, StoredHash, open_store
+
+
+@pytest.fixture(autouse=True)
+def small_threshold(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(index, "MULTI_INDEX_MIN_ROWS", 100)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+
+def _fill(path: Path, rows: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    codes = rng.integers(0, 256, (rows, 32), dtype=np.uint8)
+    with open_store(path, create=True) as store, store.transaction():
+        source_id, _ = store.ensure_source(SourceInfo(f"s{seed}", "footage"))
+        store.add_items_bulk(
+            NewItem(
+                source_id,
+                origin=f"o{i}",
+                item_key=f"k{seed}-{i}",
+                hashes=[
+                    StoredHash(Hash("pdq", code.tobytes())),
+                    StoredHash(Hash("phash", code[:8].tobytes())),
+                ],
+            )
+            for i, code in enumerate(codes)
+        )
+    return codes
+
+
+def _answers(store_path: Path, queries: np.ndarray) -> list[list[int]]:
+    with open_store(store_path) as store:
+        arrays, found = load_search(store, "pdq")
+        return [arrays.item_ids[found.query(q, 31).rows].tolist() for q in queries]
+
+
+def test_sidecar_answers_match_and_are_reused(tmp_path: Path) -> None:
+    db = tmp_path / "refs.sqlite"
+    codes = _fill(db, 300)
+    queries = codes[[0, 5, 299]].copy()
+    queries[:, 0] ^= 0b1011  # three bits away from a stored hash
+    first = _answers(db, queries)
+    folder = sidecar_dir(db)
+    assert folder == tmp_path / "refs.sqlite.arrays"
+    manifest = json.loads((folder / "pdq.json").read_text(encoding="utf-8"))
+    files = sorted(p.name for p in folder.glob("pdq-*.npy"))
+    assert len(files) == 5
+    with open_store(db) as store:
+        arrays, found = load_search(store, "pdq")
+        assert isinstance(found, MultiIndex)
+        assert isinstance(arrays.codes, np.memmap)
+        linear = LinearIndex(np.asarray(store.kind_arrays("pdq").codes))
+        for q in queries:
+            assert found.query(q, 31).rows.tolist() == linear.query(q, 31).rows.tolist()
+    assert first == _answers(db, queries)
+    assert sorted(p.name for p in folder.glob("pdq-*.npy")) == files  # reused, not rewritten
+    assert json.loads((folder / "pdq.json").read_text(encoding="utf-8")) == manifest
+    assert all(len(a) == 1 for a in first)
+
+
+def test_sidecar_rebuilt_when_database_changes(tmp_path: Path) -> None:
+    db = tmp_path / "refs.sqlite"
+    _fill(db, 300)
+    _answers(db, np.zeros((1, 32), np.uint8))
+    old = json.loads((sidecar_dir(db) / "pdq.json").read_text(encoding="utf-8"))
+    extra = _fill(db, 150, seed=1)  # same database, more hashes
+    found = _answers(db, extra[:3])
+    new = json.loads((sidecar_dir(db) / "pdq.json").read_text(encoding="utf-8"))
+    assert new["key"] != old["key"]
+    assert new["rows"] == 450
+    assert len(list(sidecar_dir(db).glob("pdq-*.npy"))) == 5  # the old generation is gone
+    with open_store(db) as store:
+        wanted = {r.item_key for r in store.items(i for ids in found for i in ids)}
+    assert wanted == {"k1-0", "k1-1", "k1-2"}
+
+
+def test_corrupt_sidecar_is_rebuilt(tmp_path: Path) -> None:
+    db = tmp_path / "refs.sqlite"
+    codes = _fill(db, 200)
+    expected = _answers(db, codes[:2])
+    manifest = sidecar_dir(db) / "pdq.json"
+    for damage in ("{not json", json.dumps({"format": "other"})):
+        manifest.write_text(damage, encoding="utf-8")
+        assert _answers(db, codes[:2]) == expected
+    for npy in sidecar_dir(db).glob("pdq-*.codes.npy"):
+        npy.write_bytes(b"\x93NUMPY garbage")
+    assert _answers(db, codes[:2]) == expected
+
+
+def test_small_database_keeps_no_sidecar(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(index, "MULTI_INDEX_MIN_ROWS", 10_000)
+    db = tmp_path / "refs.sqlite"
+    _fill(db, 50)
+    with open_store(db) as store:
+        _arrays, found = load_search(store, "pdq")
+    assert isinstance(found, LinearIndex)
+    assert not sidecar_dir(db).exists()
+
+
+def test_unwritable_folder_uses_the_cache_folder(tmp_path: Path, monkeypatch) -> None:
+    db = tmp_path / "refs.sqlite"
+    codes = _fill(db, 200)
+    monkeypatch.setattr(arraycache.os, "access", lambda *_args: False)
+    folder = sidecar_dir(db)
+    assert folder.is_relative_to(tmp_path / "cache")
+    assert _answers(db, codes[:1]) == [[1]]
+    assert (folder / "pdq.json").exists()
