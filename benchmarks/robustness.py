@@ -125,8 +125,8 @@ def _init(db: str) -> None:
     _MATCHER = Matcher([ReferenceSet(open_store(Path(db), readonly=True), ("pdq", "phash"))])
 
 
-def _query(job: tuple[str, int, str, str]) -> tuple[str, str, str | None, float, dict]:
-    """(transform, picture key) -> (status, best origin, seconds, plain hashes)."""
+def _query(job: tuple[str, int, str, str]) -> tuple[str, str, str | None, float, dict, float]:
+    """(transform, picture key) -> (status, best origin, seconds, plain hashes, confidence)."""
     import imagehash
 
     from provcheck.fingerprint import PdqHasher, query_fingerprint
@@ -151,7 +151,15 @@ def _query(job: tuple[str, int, str, str]) -> tuple[str, str, str | None, float,
         "pdq": PdqHasher().compute(loaded.image).bits,
         "phash": np.packbits(imagehash.phash(loaded.image).hash.flatten()).tobytes(),
     }
-    return name, status, matches[0].item.origin if matches else None, elapsed, plain
+    best = matches[0] if matches else None
+    return (
+        name,
+        status,
+        best.item.origin if best else None,
+        elapsed,
+        plain,
+        best.confidence if best else 0.0,
+    )
 
 
 def main() -> None:  # noqa: PLR0915 - a report, top to bottom
@@ -227,7 +235,7 @@ def main() -> None:  # noqa: PLR0915 - a report, top to bottom
             base = {k: store.kind_arrays(k) for k in ("pdq", "phash")}
             item_origin = {r.id: r.origin for r in store.items()}
         nearest: dict[str, list[tuple[int, str]]] = {k: [] for k in base}
-        for _name, _status, _origin, _t, plain in results:
+        for _name, _status, _origin, _t, plain, _c in results:
             for kind, arrays in base.items():
                 code = np.frombuffer(plain[kind], dtype=np.uint8)
                 d = np.bitwise_count(arrays.codes ^ code).sum(axis=1)
@@ -281,6 +289,19 @@ def main() -> None:  # noqa: PLR0915 - a report, top to bottom
             print(
                 f"{name:26s} {ours:9.3f} {plain['phash']:7.3f} {plain['pdq']:7.3f}"
                 f"   {fps}/{len(neg_rows)}"
+            )
+
+        # Reliability of the confidence: of the inputs reported as a match with a confidence in
+        # each band, how many named the right reference (distractor matches are all wrong).
+        print("\nconfidence band   reported  right  precision")
+        bands = [(0.0, 0.8), (0.8, 0.9), (0.9, 0.99), (0.99, 1.01)]
+        for lo, hi in bands:
+            rows = [i for i, r in enumerate(results) if r[1] == "match" and lo <= r[5] < hi]
+            right = sum(truth[i][1] and correct(results[i][2], truth[i][0]) for i in rows)
+            share = f"{right / len(rows):.3f}" if rows else "-"
+            print(
+                f"[{lo:.2f}, {min(hi, 1.0):.2f}{')' if hi <= 1.0 else ']'}  {len(rows):8d}"
+                f"  {right:5d}  {share:>9s}"
             )
 
 

@@ -300,6 +300,10 @@ def build_index(codes: np.ndarray) -> HammingIndex:
     return LinearIndex(codes)
 
 
+#: Rows per block of the keypoint scan (below OpenCV's 2**19 limit per matched set).
+VOTE_BLOCK = 1 << 18
+
+
 class KeypointVotes:
     """Retrieval by local features: which items own descriptors close to the query's keypoints.
 
@@ -321,8 +325,17 @@ class KeypointVotes:
         import cv2
 
         matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
-        found = matcher.match(np.ascontiguousarray(query, dtype=np.uint8), self.descriptors)
-        rows = np.array([m.trainIdx for m in found if m.distance <= max_distance], dtype=np.int64)
+        query = np.ascontiguousarray(query, dtype=np.uint8)
+        best_row = np.full(len(query), -1, dtype=np.int64)
+        best_distance = np.full(len(query), np.inf)
+        # OpenCV's matcher indexes at most 2**19 train rows at once: scan in blocks.
+        for start in range(0, len(self), VOTE_BLOCK):
+            block = self.descriptors[start : start + VOTE_BLOCK]
+            for m in matcher.match(query, block):
+                if m.distance < best_distance[m.queryIdx]:
+                    best_distance[m.queryIdx] = m.distance
+                    best_row[m.queryIdx] = start + m.trainIdx
+        rows = best_row[(best_row >= 0) & (best_distance <= max_distance)]
         if len(rows) == 0:
             return {}
         owners, counts = np.unique(self.owners[rows], return_counts=True)

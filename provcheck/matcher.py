@@ -26,6 +26,8 @@ VOTE_DISTANCE = 48
 MIN_VOTES, MAX_VERIFIED = 3, 8
 #: The query's strongest keypoints that vote: retrieval cost grows with them (verify uses all).
 QUERY_VOTERS = 300
+#: Largest keypoint retrieval array scanned per query (64 keypoints each: ~50,000 references).
+MAX_VOTE_ROWS = 3_200_000
 
 #: Names of the transforms behind each query variant, in the order the hashers return them
 #: (PDQ: its eight dihedral hashes, pinned by tests/test_matcher.py; pHash: as-is and mirrored).
@@ -79,6 +81,9 @@ class ReferenceSet:
             self.arrays[kind], self.indexes[kind] = load_search(store, kind)
         keypoints = store.kind_arrays(FEATURE_KIND)
         self.keypoints = KeypointVotes(keypoints.item_ids, keypoints.codes)
+        #: Keypoint retrieval is an exact scan, linear in the corpus: past MAX_VOTE_ROWS it would
+        #: cost seconds a query, so only hash candidates are verified (reported per database).
+        self.keypoint_retrieval = len(self.keypoints) <= MAX_VOTE_ROWS
 
     def has_features(self, item_id: int) -> bool:
         """Whether the item has keypoints (hash-only imports have none); owners are sorted."""
@@ -194,6 +199,8 @@ class Matcher:
         return candidates, ranked
 
     def _local_candidates(self, ref: ReferenceSet, query: QueryFingerprint) -> list[int]:
+        if not ref.keypoint_retrieval:
+            return []
         votes: dict[int, int] = {}
         for features in (query.fingerprint.features, query.mirrored_features):
             if features is None:
@@ -297,6 +304,8 @@ def _verify_both(
     ):
         if features is None:
             continue
+        if best is not None and best[0].inliers >= 2 * min_inliers:
+            break  # clearly the same picture as it is: no need to try the mirror image
         found = verify(features, reference, min_inliers)
         if found is None:
             continue

@@ -48,8 +48,12 @@ def open_references(
         )
     stores = open_for_search(refs)
     try:
-        databases = [describe(s, r) for s, r in zip(stores, refs, strict=True)]
-        matcher = Matcher([ReferenceSet(s, SEARCH_KINDS) for s in stores], max_distances)
+        sets = [ReferenceSet(s, SEARCH_KINDS) for s in stores]
+        databases = [
+            {**describe(s, r), "keypoint_retrieval": ref_set.keypoint_retrieval}
+            for s, r, ref_set in zip(stores, refs, sets, strict=True)
+        ]
+        matcher = Matcher(sets, max_distances)
     except BaseException:
         for store in stores:
             store.close()

@@ -41,3 +41,18 @@ def test_empty_index_and_length_mismatch():
     assert len(empty.query(np.zeros(32, np.uint8), 10)) == 0
     with pytest.raises(ValueError, match="different length"):
         LinearIndex(np.zeros((3, 32), np.uint8)).query(np.zeros(8, np.uint8), 3)
+
+
+def test_keypoint_votes_count_nearest_owners_across_blocks(monkeypatch):
+    from provcheck import index
+
+    monkeypatch.setattr(index, "VOTE_BLOCK", 7)  # force several blocks on a small array
+    rng = np.random.default_rng(3)
+    stored = rng.integers(0, 256, size=(40, 32), dtype=np.uint8)
+    owners = np.repeat(np.arange(10), 4)
+    votes = index.KeypointVotes(owners, stored)
+    query = stored[[5, 6, 33]].copy()
+    query[0, 0] ^= 0b111  # 3 bits off: still nearest to row 5
+    assert votes.votes(query, max_distance=10) == {1: 2, 8: 1}
+    assert votes.votes(query, max_distance=2) == {1: 1, 8: 1}
+    assert index.KeypointVotes(owners[:0], stored[:0]).votes(query, 10) == {}

@@ -1,0 +1,128 @@
+"""Partial matches on small real cases: crops, a screenshot embed, a caption bar, and no match for
+an unrelated picture. The edits are the benchmark's own (benchmarks/transforms.py)."""
+
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from provcheck.features import Features, extract
+from provcheck.fingerprint import query_fingerprint
+from provcheck.ingest import add_files
+from provcheck.matcher import Matcher, ReferenceSet
+from provcheck.media import decode_image
+from provcheck.normalize import inner_box
+from provcheck.store import SourceInfo, open_store
+from provcheck.verify import verify
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+from transforms import TRANSFORMS
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="module")
+def matcher(tmp_path_factory):
+    db = tmp_path_factory.mktemp("partial") / "refs.sqlite"
+    with open_store(db, create=True) as store:
+        report = add_files(
+            store,
+            SourceInfo("Games", "game"),
+            [DATA / "wesnoth.jpg", DATA / "supertuxkart.jpg"],
+            thumbnails=False,
+        )
+        assert report.added == 2
+    store = open_store(db, readonly=True)
+    yield Matcher([ReferenceSet(store, ("pdq", "phash"))])
+    store.close()
+
+
+def _scan(matcher: Matcher, image: Image.Image):
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return matcher.match(query_fingerprint(decode_image(buffer.getvalue(), "q").image))
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        "crop_centre_50",
+        "crop_offcentre_50",
+        "crop_offcentre_70",
+        "ref_is_crop_of_query",
+        "screenshot",
+        "caption_bar",
+        "letterbox",
+        "rotate_5",
+        "combo_crop_caption_jpeg",
+    ],
+)
+@pytest.mark.parametrize("name", ["wesnoth", "supertuxkart"])
+def test_edited_still_is_found(matcher, edit, name):
+    original = Image.open(DATA / f"{name}.jpg").convert("RGB")
+    edited = TRANSFORMS[edit](original, np.random.default_rng(5))
+    matches = _scan(matcher, edited)
+    assert matches, f"{edit} of {name} not found"
+    assert matches[0].item.origin.endswith(f"{name}.jpg")
+
+
+def test_crop_reports_the_matched_region_in_the_reference(matcher):
+    original = Image.open(DATA / "wesnoth.jpg").convert("RGB")
+    w, h = original.size
+    crop = original.crop((w // 2, 0, w, h // 2))  # the top-right quarter
+    best = _scan(matcher, crop)[0]
+    assert best.inliers > 0
+    x, y, rw, rh = best.reference_region
+    assert x == pytest.approx(0.5, abs=0.06) and y == pytest.approx(0.0, abs=0.06)
+    assert rw == pytest.approx(0.5, abs=0.08) and rh == pytest.approx(0.5, abs=0.08)
+    assert best.query_region[2] == pytest.approx(1.0, abs=0.06)
+
+
+def test_screenshot_reports_where_the_picture_sits_in_the_query(matcher):
+    original = Image.open(DATA / "supertuxkart.jpg").convert("RGB")
+    shot = TRANSFORMS["screenshot"](original, np.random.default_rng(1))
+    best = _scan(matcher, shot)[0]
+    _x, y, _w, h = best.query_region
+    assert 0.1 < y < 0.5 and 0.3 < h < 0.7  # the picture is a band in the middle of the screen
+
+
+def test_unrelated_pictures_are_not_matched(matcher):
+    from tests.conftest import synthetic_picture
+
+    for seed in range(3):
+        assert _scan(matcher, synthetic_picture(seed, (480, 270))) == []
+    import skimage.data as photos
+
+    assert _scan(matcher, Image.fromarray(photos.astronaut())) == []
+
+
+def test_features_blob_round_trip():
+    feats = extract(Image.open(DATA / "wesnoth.jpg").convert("RGB"), 64)
+    again = Features.from_blob(feats.to_blob())
+    assert np.array_equal(again.descriptors, feats.descriptors)
+    assert np.allclose(again.points, feats.points, atol=0.01)
+    assert (again.width, again.height) == (feats.width, feats.height)
+    with pytest.raises(ValueError, match="not a provcheck feature blob"):
+        Features.from_blob(b"XXXX" + bytes(10))
+
+
+def test_verification_refuses_a_different_picture():
+    a = extract(Image.open(DATA / "wesnoth.jpg").convert("RGB"), 512)
+    b = extract(Image.open(DATA / "supertuxkart.jpg").convert("RGB"), 512)
+    assert verify(a, b) is None
+    assert verify(a, a).inliers > 100
+
+
+def test_inner_box_finds_bars_and_screenshots_and_leaves_photos_alone():
+    original = Image.open(DATA / "wesnoth.jpg").convert("RGB")
+    w, h = original.size
+    boxed = TRANSFORMS["letterbox"](original, np.random.default_rng(0))
+    left, top, right, bottom = inner_box(boxed)
+    assert (left, right) == (0, w)
+    assert abs(top - h * 0.25) < 4 and abs(bottom - h * 1.25) < 4
+    assert inner_box(original) is None
