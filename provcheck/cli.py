@@ -333,9 +333,11 @@ def db_add(
     dbs: tuple[Path, ...],
     jobs: int | None,
 ) -> None:
-    """Add images (files or folders, recursively) as references of one source.
+    """Add images and videos (files or folders, recursively) as references of one source.
 
-    Adding the same file to the same source again changes nothing.
+    A video (MP4, WebM, MKV, MOV, animated GIF/WebP) is sampled at scene changes and at least
+    every 2 s; each kept frame is stored with its time. Adding the same file to the same source
+    again changes nothing.
 
     \b
     Example:
@@ -347,6 +349,7 @@ def db_add(
     from provcheck.scan import default_jobs
     from provcheck.store import SourceInfo, open_store
     from provcheck.targets import walk_folder
+    from provcheck.video import is_video_path
 
     info = SourceInfo(label, category, url, first_seen, license_, note)
     files: list[Path] = []
@@ -360,11 +363,13 @@ def db_add(
             missing.append(f"{path}: no such file or folder")
     for message in missing:
         click.echo(f"provcheck: error: {message}", err=True)
+    videos = [f for f in files if is_video_path(f)]
+    stills = [f for f in files if f not in set(videos)]
     target = write_database(dbs)
     with open_store(target, create=True) as store:
-        show_bar = sys.stderr.isatty() and len(files) > 1
+        show_bar = sys.stderr.isatty() and len(stills) > 1
         with (
-            click.progressbar(length=len(files), label="adding", file=sys.stderr)
+            click.progressbar(length=len(stills), label="adding", file=sys.stderr)
             if show_bar
             else _NullBar() as bar
         ):
@@ -379,7 +384,13 @@ def db_add(
                     )
                 bar.update(1)
 
-            report = add_files(store, info, files, jobs=jobs or default_jobs(), on_item=on_item)
+            report = add_files(store, info, stills, jobs=jobs or default_jobs(), on_item=on_item)
+        for video in videos:
+            done = _add_one_video(store, report.source_id, video)
+            report.added += done.frames_added
+            report.already_present += done.frames_present
+            if done.error:
+                report.errors.append(done.error)
     verb = "created" if report.source_created else "updated"
     click.echo(
         f"{verb} source {report.source_id} {label!r}: {report.added} added,"
@@ -388,6 +399,42 @@ def db_add(
     )
     if report.errors or missing:
         sys.exit(EXIT_USAGE)
+
+
+def _add_one_video(store: Any, source_id: int, path: Path) -> Any:
+    """Add one video with a progress bar on terminals (decoding is the slow part), then say
+    what was stored."""
+    from provcheck.ingest import add_video
+
+    show_bar = sys.stderr.isatty()
+    with (
+        click.progressbar(length=1000, label=path.name, file=sys.stderr)
+        if show_bar
+        else _NullBar() as bar
+    ):
+        last = [0]
+
+        def on_progress(done_s: float, total_s: float) -> None:
+            if total_s > 0:
+                step = min(1000, int(1000 * done_s / total_s))
+                if step > last[0]:
+                    bar.update(step - last[0])
+                    last[0] = step
+
+        done = add_video(
+            store, source_id, path, origin=str(path.resolve()), on_progress=on_progress
+        )
+    if done.error:
+        click.echo(f"provcheck: error: {done.error}", err=True)
+    else:
+        for warning in done.warnings:
+            click.echo(f"provcheck: warning: {path}: {warning}", err=True)
+        click.echo(
+            f"{path}: {done.frames_added} frames added, {done.frames_present} already present"
+            f" ({done.duration:.1f} s, {done.frames_decoded} frames decoded)",
+            err=True,
+        )
+    return done
 
 
 class _NullBar:
