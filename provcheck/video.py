@@ -237,7 +237,9 @@ def _av_frames(
     try:
         container = av.open(opener(), mode="r", metadata_errors="ignore")
     except (av.error.FFmpegError, OSError, ValueError) as exc:
-        raise InputError(facts.name, f"not a video provcheck can read ({_reason(exc)})") from None
+        raise InputError(
+            facts.name, f"corrupt, truncated or not a video format ({_reason(exc)})"
+        ) from None
     with container:
         stream, total = _open_stream(container, facts, limits)
         working: tuple[int, int] | None = None
