@@ -4,6 +4,11 @@
 
 The pack holds hashes and provenance only, never pixels. Origins are recorded relative to the
 devset ("devset/frames/wesnoth/...") so the pack says the same thing on every machine.
+
+The devset videos go into the pack as sampled frames attached to their game's source, with origin
+"devset/videos/<file>" and their frame_time: a video is a recording *of* the game, so it shares the
+game's provenance (URL, licence, first sighting), and one source per game keeps ``db list`` short;
+the origin and time still say which recording and which moment a match came from.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import sys
 from pathlib import Path
 
 from provcheck.fingerprint import hasher_names
-from provcheck.ingest import add_files
+from provcheck.ingest import add_files, add_video
 from provcheck.scan import default_jobs
 from provcheck.store import SourceInfo, open_store
 from provcheck.targets import walk_folder
@@ -26,14 +31,17 @@ DEFAULT_DEVSET = HERE.parent.parent / "shared" / "devset"
 PACK = HERE / "pack.sqlite"
 
 
-def build(devset: Path, out: Path) -> dict[str, int]:
+def build(devset: Path, out: Path) -> tuple[dict[str, int], int]:
+    """Items per game (stills and video frames), and how many of them are video frames."""
     provenance = json.loads((HERE / "sources.json").read_text(encoding="utf-8"))
     with (devset / "MANIFEST.csv").open(newline="", encoding="utf-8") as handle:
-        games = sorted({row["game"] for row in csv.DictReader(handle)})
+        rows = list(csv.DictReader(handle))
+    games = sorted({row["game"] for row in rows})
     tmp = out.with_suffix(".tmp")
     for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
         leftover.unlink(missing_ok=True)
     counts: dict[str, int] = {}
+    video_frames = 0
     with open_store(tmp, create=True) as store:
         for game in games:
             meta = provenance[game]
@@ -56,6 +64,16 @@ def build(devset: Path, out: Path) -> dict[str, int]:
             if report.errors:
                 raise SystemExit("\n".join(report.errors))
             counts[game] = report.added
+            for row in rows:
+                if row["game"] != game or row.get("kind") != "capture_video":
+                    continue
+                video = add_video(
+                    store, report.source_id, devset / row["file"], origin=f"devset/{row['file']}"
+                )
+                if video.error:
+                    raise SystemExit(video.error)
+                counts[game] += video.frames_added
+                video_frames += video.frames_added
         with store.transaction():
             for kind in hasher_names():
                 store.kind_arrays(kind)  # prebuild the search arrays: the pack is read-only
@@ -64,7 +82,7 @@ def build(devset: Path, out: Path) -> dict[str, int]:
     conn.execute("VACUUM")
     conn.close()
     tmp.replace(out)
-    return counts
+    return counts, video_frames
 
 
 def main() -> None:
@@ -74,11 +92,11 @@ def main() -> None:
     args = parser.parse_args()
     if not (args.devset / "MANIFEST.csv").exists():
         sys.exit(f"{args.devset}: no MANIFEST.csv; pass --devset PATH")
-    counts = build(args.devset, args.out)
+    counts, video_frames = build(args.devset, args.out)
     total = sum(counts.values())
     print(
-        f"{args.out}: {total} items ({', '.join(f'{g} {n}' for g, n in counts.items())}),"
-        f" {args.out.stat().st_size / 1024:.0f} KiB"
+        f"{args.out}: {total} items ({', '.join(f'{g} {n}' for g, n in counts.items())};"
+        f" {video_frames} of them video frames), {args.out.stat().st_size / 1024:.0f} KiB"
     )
 
 
