@@ -322,6 +322,16 @@ def _source_options(required: bool) -> Any:
     callback=_positive,
     help="Worker processes for hashing. Default: all cores.",
 )
+@click.option(
+    "--frame-every",
+    "frame_every",
+    type=click.FloatRange(min=0.1, max=3600),
+    default=2.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Videos: keep a frame at least this often (besides scene changes), unless it repeats"
+    " the last one.",
+)
 def db_add(
     paths: tuple[Path, ...],
     label: str,
@@ -332,12 +342,13 @@ def db_add(
     note: str | None,
     dbs: tuple[Path, ...],
     jobs: int | None,
+    frame_every: float,
 ) -> None:
     """Add images and videos (files or folders, recursively) as references of one source.
 
     A video (MP4, WebM, MKV, MOV, animated GIF/WebP) is sampled at scene changes and at least
-    every 2 s; each kept frame is stored with its time. Adding the same file to the same source
-    again changes nothing.
+    every --frame-every seconds; each kept frame is stored with its time (docs/video.md).
+    Adding the same file to the same source again changes nothing.
 
     \b
     Example:
@@ -346,6 +357,7 @@ def db_add(
     """
     from provcheck.databases import write_database
     from provcheck.ingest import add_files
+    from provcheck.sampling import SamplingPolicy
     from provcheck.scan import default_jobs
     from provcheck.store import SourceInfo, open_store
     from provcheck.targets import walk_folder
@@ -385,8 +397,9 @@ def db_add(
                 bar.update(1)
 
             report = add_files(store, info, stills, jobs=jobs or default_jobs(), on_item=on_item)
+        policy = SamplingPolicy(max_gap_s=frame_every)
         for video in videos:
-            done = _add_one_video(store, report.source_id, video)
+            done = _add_one_video(store, report.source_id, video, policy)
             report.added += done.frames_added
             report.already_present += done.frames_present
             if done.error:
@@ -401,7 +414,7 @@ def db_add(
         sys.exit(EXIT_USAGE)
 
 
-def _add_one_video(store: Any, source_id: int, path: Path) -> Any:
+def _add_one_video(store: Any, source_id: int, path: Path, policy: Any) -> Any:
     """Add one video with a progress bar on terminals (decoding is the slow part), then say
     what was stored."""
     from provcheck.ingest import add_video
@@ -422,7 +435,12 @@ def _add_one_video(store: Any, source_id: int, path: Path) -> Any:
                     last[0] = step
 
         done = add_video(
-            store, source_id, path, origin=str(path.resolve()), on_progress=on_progress
+            store,
+            source_id,
+            path,
+            origin=str(path.resolve()),
+            policy=policy,
+            on_progress=on_progress,
         )
     if done.error:
         click.echo(f"provcheck: error: {done.error}", err=True)

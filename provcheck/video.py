@@ -279,8 +279,8 @@ def _open_stream(container: Any, facts: VideoFacts, limits: VideoLimits) -> tupl
         raise InputError(facts.name, f"no video stream (has: {', '.join(kinds)})")
     stream = container.streams.video[0]
     context = stream.codec_context
-    if context.codec is None or not context.codec.is_decoder:
-        raise InputError(facts.name, "video codec not supported")
+    if context is None or context.codec is None or not context.codec.is_decoder:
+        raise InputError(facts.name, "video codec not supported (no decoder for it)")
     facts.codec = context.codec.name
     facts.width, facts.height = context.width, context.height
     _check_geometry(facts, limits)

@@ -79,6 +79,23 @@ def test_adding_the_same_video_again_changes_nothing(reference):
     assert " 0 added" in again.stdout and "already present" in again.stdout
 
 
+def test_frame_every_sets_how_often_a_static_video_is_sampled(tmp_path):
+    # a slowly panning scene: below the change threshold frame to frame, so the gap decides
+    frames = [scene_frame(5, i / 40) for i in range(80)]  # 8 s, 0.075 px per frame
+    video = write_video(tmp_path / "slow.mp4", frames)
+    counts = {}
+    for every in ("1", "4"):
+        db = tmp_path / f"every{every}.sqlite"
+        result = CliRunner().invoke(
+            cli, ["db", "add", str(video), "--db", str(db), "--label", "Slow",
+                  "--category", "footage", "--frame-every", every],
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        stats = CliRunner().invoke(cli, ["db", "stats", "--db", str(db), "--format", "json"])
+        counts[every] = json.loads(stats.stdout)[0]["video_frames"]
+    assert counts["1"] > counts["4"] >= 1
+
+
 def test_batch_with_broken_videos_goes_on_and_keeps_what_was_stored(reference, tmp_path):
     _, db = reference
     before = CliRunner().invoke(cli, ["db", "stats", "--db", str(db), "--format", "json"])

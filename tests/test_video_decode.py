@@ -95,6 +95,15 @@ def test_bad_videos_fail_with_one_line_naming_the_file(tmp_path, make, message):
     assert str(path) in text and message in text and "\n" not in text
 
 
+def test_unknown_codec_is_refused_with_one_line(tmp_path):
+    mkv = write_scenes(tmp_path / "clip.mkv", [(1, 1.0)]).read_bytes()
+    assert mkv.count(b"V_MPEG4/ISO/AVC") == 1
+    path = tmp_path / "unknown.mkv"
+    path.write_bytes(mkv.replace(b"V_MPEG4/ISO/AVC", b"V_MPEG4/ISO/XYZ"))  # a codec id no one has
+    with pytest.raises(InputError, match="codec not supported"):
+        sample(path)
+
+
 def test_truncated_video_gives_an_error_or_what_decoded_never_a_crash(tmp_path):
     good = write_scenes(tmp_path / "good.mp4", [(1, 2.0)])
     data = good.read_bytes()
