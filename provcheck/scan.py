@@ -37,6 +37,11 @@ class ScanResult:
     frames_sampled: int | None = None  # videos: frames kept by sampling and matched
 
 
+#: Matches kept per sampled frame of a clip: enough that neighbouring frames of one reference
+#: video cannot crowd out a second reference.
+FRAME_CANDIDATES = 20
+
+
 @dataclass(frozen=True, slots=True)
 class ScanOptions:
     max_distances: dict[str, int] = field(default_factory=dict)
@@ -180,25 +185,30 @@ def _judge_video(
     times = [time for time, _ in video.frames]
     ends = [*times[1:], max(video.duration, times[-1])]
     per_frame = [
-        FrameMatches(time, matcher.match(query, limit=options.limit), until)
+        FrameMatches(time, matcher.match(query, limit=max(options.limit, FRAME_CANDIDATES)), until)
         for (time, query), until in zip(video.frames, ends, strict=True)
     ]
     segments = find_segments(per_frame)
-    # `matches` keeps its meaning for readers that know nothing of segments: the best frame match
-    # of each matched reference, strongest first.
-    matches = sorted(
+    status = MATCH if segments else CLEAN
+    matches = _best_per_reference(segments)[: options.limit]
+    return ScanResult(name, status, matches, segments=segments, **facts)  # type: ignore[arg-type]
+
+
+def _best_per_reference(segments: Sequence[Segment]) -> list[Match]:
+    """``matches`` of a video result, for readers that know nothing of segments: the best frame
+    match of each matched reference, strongest first."""
+    ordered = sorted(
         (s.best for s in segments),
         key=lambda m: (-m.confidence, sum(m.distances.values()), m.database, m.item.id),
     )
     seen: set[tuple[str, int, str]] = set()
     unique = []
-    for match in matches:
+    for match in ordered:
         key = (match.database, match.item.source_id, match.item.item_key)
         if key not in seen:
             seen.add(key)
             unique.append(match)
-    status = MATCH if segments else CLEAN
-    return ScanResult(name, status, unique[: options.limit], segments=segments, **facts)  # type: ignore[arg-type]
+    return unique
 
 
 FAIL_ON = ("any", "match", "error", "never")

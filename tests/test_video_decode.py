@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 from video_samples import write_audio_only, write_gif, write_scenes, write_solid, write_video
 
@@ -178,3 +180,10 @@ def test_interrupted_video_leaves_nothing_and_rerun_completes(tmp_path, monkeypa
     assert again.frames_added == 0 and again.frames_present == len(items)
     assert again.frames_decoded == 0  # recognised by its sha256, not decoded again
     assert all(i.frame_time is not None and i.origin == "ref.mp4" for i in items)
+
+
+def test_without_pyav_a_video_is_an_input_error_with_the_fix(tmp_path, monkeypatch):
+    path = write_scenes(tmp_path / "clip.mp4", [(1, 1.0)])
+    monkeypatch.setitem(sys.modules, "av", None)  # import av now raises ImportError
+    with pytest.raises(InputError, match=r"provcheck\[video\]"):
+        sample(path)
