@@ -81,12 +81,13 @@ def crop_caption(image: Image.Image, rng: random.Random) -> Image.Image:
 
 
 def make_clip(frames: list[tuple[float, Image.Image]], start: float, out: Path) -> None:
-    """5 s of ``frames`` from ``start``, half resolution, H.264 CRF 30."""
+    """5 s of ``frames`` from ``start``, half resolution, H.264 CRF 30, at the source's rate."""
     chosen = [(t, im) for t, im in frames if start <= t < start + 5.0]
+    rate = round((len(frames) - 1) / (frames[-1][0] - frames[0][0]))
     w, h = chosen[0][1].size
     w2, h2 = (w // 2) // 2 * 2, (h // 2) // 2 * 2
     with av.open(str(out), "w") as container:
-        stream = container.add_stream("libx264", rate=15)
+        stream = container.add_stream("libx264", rate=rate)
         stream.width, stream.height, stream.pix_fmt = w2, h2, "yuv420p"
         stream.options = {"crf": "30", "preset": "veryfast"}
         for _, image in chosen:

@@ -118,6 +118,9 @@ def _decoded(
         packets += 1
         if packets > limits.max_frames:
             raise InputError(facts.name, f"more than {limits.max_frames:,} frames; over the limit")
+        if packet.pts is not None and packet.time_base is not None:
+            # Skipped frames still count towards the length: a clip ends with its last packet.
+            facts.duration = max(facts.duration, float(packet.pts * packet.time_base) - start)
         try:
             decoded = packet.decode()
         except av.error.FFmpegError as exc:
