@@ -13,6 +13,7 @@ import hashlib
 import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,8 @@ ANIMATION_EXTENSIONS = frozenset({".gif", ".webp", ".png", ".apng"})
 #: Longest side of the luma view the sampler hashes: PDQ works on 64x64, so this is plenty.
 PROBE_SIZE = 128
 
-Progress = Callable[[float, float], None]  # (seconds decoded, total seconds or 0 if unknown)
+#: Called as decoding goes: (done, total), in seconds (frames for animations); total 0 if unknown.
+Progress = Callable[[float, float], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,12 +171,12 @@ def sample_video(
             raise InputError(label, "video is over the size limit")
         facts = VideoFacts(label, hashlib.sha256(source).hexdigest())
         animated = is_animation(source)
-        opener: Any = lambda: io.BytesIO(source)  # noqa: E731
+        opener: Callable[[], Any] = partial(io.BytesIO, source)
     else:
         label = name or str(source)
         facts = VideoFacts(label, _file_sha256(source, limits.max_bytes))
         animated = source.suffix.lower() in ANIMATION_EXTENSIONS and is_video_path(source)
-        opener = lambda: source  # noqa: E731
+        opener = partial(str, source)
     if animated:
         frames = _animation_frames(opener, facts, sampler, limits, on_progress)
     else:
@@ -259,6 +261,7 @@ def _animation_frames(
                     # GIF delays under 20 ms are shown as 100 ms by browsers; do the same.
                     delay = frame.info.get("duration") or 100
                     t += (delay if delay >= 20 else 100) / 1000.0
+                facts.duration = t
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise InputError(facts.name, "animation is too large to decode safely") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
