@@ -228,3 +228,20 @@ def test_installed_entry_point_scans_a_clip(reference, tmp_path):
     assert done.returncode == 1, done.stderr
     record = json.loads(done.stdout.splitlines()[0])
     assert record["kind"] == "video" and record["segments"]
+
+
+def test_video_frames_survive_export_and_import(reference, tmp_path):
+    _, db = reference
+    exported = tmp_path / "refs.jsonl"
+    assert (
+        CliRunner().invoke(cli, ["db", "export", "--db", str(db), "-o", str(exported)]).exit_code
+        == 0
+    )
+    copy = tmp_path / "copy.sqlite"
+    done = CliRunner().invoke(cli, ["db", "import", str(exported), "--db", str(copy)])
+    assert done.exit_code == 0, done.output
+    still = tmp_path / "evidence.jpg"
+    still.write_bytes(jpeg_bytes(scene_frame(12, 1.5)))
+    _, doc = scan_json(copy, still)
+    best = doc["results"][0]["matches"][0]
+    assert best["label"] == "Strike video" and abs(best["frame_time"] - 4.5) <= 1.0
