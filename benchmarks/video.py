@@ -31,7 +31,7 @@ from provcheck.matcher import Matcher, ReferenceSet
 from provcheck.media import decode_image
 from provcheck.sampling import SamplingPolicy
 from provcheck.scan import ScanOptions, scan_targets
-from provcheck.store import SourceInfo, open_store
+from provcheck.store import SourceInfo, Store, open_store
 from provcheck.targets import Target
 
 HERE = Path(__file__).resolve().parent
@@ -96,8 +96,10 @@ def make_clip(frames: list[tuple[float, Image.Image]], start: float, out: Path) 
         container.mux(stream.encode(None))
 
 
-def ingest_figures(videos: list[Path], db: Path, policy: SamplingPolicy) -> None:
-    print("\n## ingest (one core)")
+def ingest_figures(videos: list[Path], db: Path, policy: SamplingPolicy, repeat: int) -> None:
+    """Ingest speed against decode-only speed, best of ``repeat`` runs each (the machine is
+    shared: the best run is the one least disturbed by other work)."""
+    print(f"\n## ingest (one core, best of {repeat})")
     print(
         f"{'video':32} {'size':>9} {'dur s':>6} {'decode x':>9} {'ingest x':>9} "
         f"{'ratio':>6} {'frames':>7} {'per min':>8}"
@@ -107,22 +109,51 @@ def ingest_figures(videos: list[Path], db: Path, policy: SamplingPolicy) -> None
         with store.transaction():
             source_id, _ = store.ensure_source(SourceInfo("devset videos", "game"))
         for path in videos:
-            duration, dec_s, _ = decode_only(path)
-            started = time.perf_counter()
-            report = add_video(store, source_id, path, origin=path.name, policy=policy)
-            ing_s = time.perf_counter() - started
-            if report.error:
-                sys.exit(report.error)
+            duration, dec_s, ing_s, added = 0.0, float("inf"), float("inf"), 0
+            for run in range(repeat):
+                duration, seconds, _ = decode_only(path)
+                dec_s = min(dec_s, seconds)
+                with store.transaction():  # a fresh source per run: nothing is "already present"
+                    target, _ = store.ensure_source(SourceInfo(f"run {run}", "game"))
+                started = time.perf_counter()
+                report = add_video(store, target, path, origin=path.name, policy=policy)
+                ing_s = min(ing_s, time.perf_counter() - started)
+                if report.error:
+                    sys.exit(report.error)
+                added = report.frames_added
+                if run:
+                    store.remove_source(target)
+                else:
+                    _move_frames(store, target, source_id)
             with av.open(str(path)) as c:
                 size = f"{c.streams.video[0].width}x{c.streams.video[0].height}"
-            _ingest_row(path.name, size, duration, dec_s, ing_s, report.frames_added)
-            for i, value in enumerate((duration, dec_s, ing_s, report.frames_added)):
+            _ingest_row(path.name, size, duration, dec_s, ing_s, added)
+            for i, value in enumerate((duration, dec_s, ing_s, added)):
                 totals[i] += value
+        for source in store.sources():
+            if source.id != source_id:
+                store.remove_source(source.id)
     _ingest_row("all", "", *totals)  # type: ignore[arg-type]
     print(
         "(decode x / ingest x: seconds of video per wall second; ratio = ingest speed as a"
         " fraction of decode-only speed)"
     )
+
+
+def _move_frames(store: Store, from_id: int, to_id: int) -> None:
+    """Keep the first run's frames as the reference set the recall figures search."""
+    with store.transaction():
+        for item in store.items(source_id=from_id, with_hashes=True):
+            store.add_item(
+                to_id,
+                origin=item.origin,
+                item_key=item.item_key,
+                sha256=item.sha256,
+                width=item.width,
+                height=item.height,
+                frame_time=item.frame_time,
+                hashes=item.hashes,
+            )
 
 
 def _ingest_row(name: str, size: str, duration: float, dec_s: float, ing_s: float, n: int) -> None:
@@ -243,6 +274,7 @@ def main() -> None:
     parser.add_argument("--stills", type=int, default=20, help="random stills per video")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--solid-frames", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=3, help="ingest timing: best of N runs")
     defaults = SamplingPolicy()
     parser.add_argument("--change-distance", type=int, default=defaults.change_distance)
     parser.add_argument("--max-gap", type=float, default=defaults.max_gap_s)
@@ -255,7 +287,7 @@ def main() -> None:
     print(f"policy: {policy}; machine: 2 cores shared with other jobs, one used here")
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        ingest_figures(videos, tmp / "refs.sqlite", policy)
+        ingest_figures(videos, tmp / "refs.sqlite", policy, args.repeat)
         with open_store(tmp / "refs.sqlite") as store:
             matcher = Matcher([ReferenceSet(store, ("pdq", "phash"))])
             clips = still_figures(videos, matcher, args.stills, random.Random(args.seed), tmp)
