@@ -12,12 +12,17 @@ import time
 from contextlib import ExitStack
 from datetime import date
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 
 from provcheck import __version__
 from provcheck.errors import DatabaseError, FormatError, ProvcheckError, UsageError
+
+if TYPE_CHECKING:  # types only: the modules themselves load lazily, inside the commands
+    from provcheck.ingest import VideoAddReport
+    from provcheck.sampling import SamplingPolicy
+    from provcheck.store import Store
 
 EXIT_USAGE = 2
 EXIT_INTERNAL = 3
@@ -375,8 +380,9 @@ def db_add(
             missing.append(f"{path}: no such file or folder")
     for message in missing:
         click.echo(f"provcheck: error: {message}", err=True)
-    videos = [f for f in files if is_video_path(f)]
-    stills = [f for f in files if f not in set(videos)]
+    is_video = {f: is_video_path(f) for f in files}
+    videos = [f for f in files if is_video[f]]
+    stills = [f for f in files if not is_video[f]]
     target = write_database(dbs)
     with open_store(target, create=True) as store:
         show_bar = sys.stderr.isatty() and len(stills) > 1
@@ -414,7 +420,9 @@ def db_add(
         sys.exit(EXIT_USAGE)
 
 
-def _add_one_video(store: Any, source_id: int, path: Path, policy: Any) -> Any:
+def _add_one_video(
+    store: Store, source_id: int, path: Path, policy: SamplingPolicy
+) -> VideoAddReport:
     """Add one video with a progress bar on terminals (decoding is the slow part), then say
     what was stored."""
     from provcheck.ingest import add_video
