@@ -450,6 +450,7 @@ def _add_one_video(
             policy=policy,
             on_progress=on_progress,
         )
+        bar.update(1000 - last[0])  # the last frame starts before the end: close the bar at 100 %
     if done.error:
         click.echo(f"provcheck: error: {done.error}", err=True)
     else:
