@@ -67,17 +67,30 @@ def jpeg(image: Image.Image, quality: int = 80) -> bytes:
     return out.getvalue()
 
 
-def crop_caption(image: Image.Image, rng: random.Random) -> Image.Image:
-    """Crop to 80 % of each side at a random position, then add a caption bar at the bottom."""
+def crop80(image: Image.Image, rng: random.Random) -> Image.Image:
+    """Crop to 80 % of each side at a random position."""
     w, h = image.size
     cw, ch = int(w * 0.8), int(h * 0.8)
     x, y = rng.randint(0, w - cw), rng.randint(0, h - ch)
-    cropped = image.crop((x, y, x + cw, y + ch))
-    bar = max(12, ch // 8)
-    out = Image.new("RGB", (cw, ch + bar), (0, 0, 0))
-    out.paste(cropped, (0, 0))
-    ImageDraw.Draw(out).text((8, ch + bar // 4), "BREAKING: strike footage, 03/2024", fill="white")
+    return image.crop((x, y, x + cw, y + ch))
+
+
+def caption(image: Image.Image, _rng: random.Random | None = None) -> Image.Image:
+    """Add a black caption bar (1/8 of the height) with white text below the picture."""
+    w, h = image.size
+    bar = max(12, h // 8)
+    out = Image.new("RGB", (w, h + bar), (0, 0, 0))
+    out.paste(image, (0, 0))
+    ImageDraw.Draw(out).text((8, h + bar // 4), "BREAKING: strike footage, 03/2024", fill="white")
     return out
+
+
+def crop_caption(image: Image.Image, rng: random.Random) -> Image.Image:
+    return caption(crop80(image, rng))
+
+
+def as_is(image: Image.Image, _rng: random.Random) -> Image.Image:
+    return image
 
 
 def make_clip(frames: list[tuple[float, Image.Image]], start: float, out: Path) -> None:
@@ -163,7 +176,12 @@ def _ingest_row(name: str, size: str, duration: float, dec_s: float, ing_s: floa
     )
 
 
-EDITS = ("re-encoded", "crop80+caption")
+EDITS = {
+    "re-encoded": as_is,
+    "crop80": crop80,
+    "caption": caption,
+    "crop80+caption": crop_caption,
+}
 
 
 def still_figures(
@@ -183,8 +201,8 @@ def still_figures(
             index = rng.randrange(len(frames))
             t, image = frames[index]
             n += 1
-            for edit in EDITS:
-                edited = image if edit == "re-encoded" else crop_caption(image, rng)
+            for edit, apply in EDITS.items():
+                edited = apply(image, rng)
                 loaded = decode_image(jpeg(edited), f"{path.name}@{t:.2f}")
                 matches = matcher.match(query_fingerprint(loaded.image))
                 c = counts[edit]
