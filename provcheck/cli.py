@@ -12,13 +12,18 @@ import time
 from contextlib import ExitStack
 from datetime import date
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 from click.core import ParameterSource
 
 from provcheck import __version__
 from provcheck.errors import DatabaseError, FormatError, ProvcheckError, UsageError
+
+if TYPE_CHECKING:  # types only: the modules themselves load lazily, inside the commands
+    from provcheck.ingest import VideoAddReport
+    from provcheck.sampling import SamplingPolicy
+    from provcheck.store import Store
 
 EXIT_USAGE = 2
 EXIT_INTERNAL = 3
@@ -377,6 +382,16 @@ def _source_options(required: bool) -> Any:
     show_default=True,
     help="Keep a small preview (<= 160 px, a few KB) of each item for HTML reports.",
 )
+@click.option(
+    "--frame-every",
+    "frame_every",
+    type=click.FloatRange(min=0.1, max=3600),
+    default=2.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Videos: keep a frame at least this often (besides scene changes), unless it repeats"
+    " the last one.",
+)
 def db_add(
     paths: tuple[Path, ...],
     label: str,
@@ -388,9 +403,12 @@ def db_add(
     dbs: tuple[Path, ...],
     jobs: int | None,
     thumbnails: bool,
+    frame_every: float,
 ) -> None:
-    """Add images (files or folders, recursively) as references of one source.
+    """Add images and videos (files or folders, recursively) as references of one source.
 
+    A video (MP4, WebM, MKV, MOV, animated GIF/WebP) is sampled at scene changes and at least
+    every --frame-every seconds; each kept frame is stored with its time (docs/video.md).
     Adding the same file to the same source again changes nothing.
 
     \b
@@ -400,9 +418,11 @@ def db_add(
     """
     from provcheck.databases import write_database
     from provcheck.ingest import add_files
+    from provcheck.sampling import SamplingPolicy
     from provcheck.scan import default_jobs
     from provcheck.store import SourceInfo, open_store
     from provcheck.targets import walk_folder
+    from provcheck.video import is_video_path
 
     info = SourceInfo(label, category, url, first_seen, license_, note)
     files: list[Path] = []
@@ -416,11 +436,14 @@ def db_add(
             missing.append(f"{path}: no such file or folder")
     for message in missing:
         click.echo(f"provcheck: error: {message}", err=True)
+    is_video = {f: is_video_path(f) for f in files}
+    videos = [f for f in files if is_video[f]]
+    stills = [f for f in files if not is_video[f]]
     target = write_database(dbs)
     with open_store(target, create=True) as store:
-        show_bar = sys.stderr.isatty() and len(files) > 1
+        show_bar = sys.stderr.isatty() and len(stills) > 1
         with (
-            click.progressbar(length=len(files), label="adding", file=sys.stderr)
+            click.progressbar(length=len(stills), label="adding", file=sys.stderr)
             if show_bar
             else _NullBar() as bar
         ):
@@ -438,11 +461,18 @@ def db_add(
             report = add_files(
                 store,
                 info,
-                files,
+                stills,
                 jobs=jobs or default_jobs(),
                 on_item=on_item,
                 thumbnails=thumbnails,
             )
+        policy = SamplingPolicy(max_gap_s=frame_every)
+        for video in videos:
+            done = _add_one_video(store, report.source_id, video, policy)
+            report.added += done.frames_added
+            report.already_present += done.frames_present
+            if done.error:
+                report.errors.append(done.error)
     verb = "created" if report.source_created else "updated"
     click.echo(
         f"{verb} source {report.source_id} {label!r}: {report.added} added,"
@@ -451,6 +481,50 @@ def db_add(
     )
     if report.errors or missing:
         sys.exit(EXIT_USAGE)
+
+
+def _add_one_video(
+    store: Store, source_id: int, path: Path, policy: SamplingPolicy
+) -> VideoAddReport:
+    """Add one video with a progress bar on terminals (decoding is the slow part), then say
+    what was stored."""
+    from provcheck.ingest import add_video
+
+    show_bar = sys.stderr.isatty()
+    with (
+        click.progressbar(length=1000, label=path.name, file=sys.stderr)
+        if show_bar
+        else _NullBar() as bar
+    ):
+        last = [0]
+
+        def on_progress(done_s: float, total_s: float) -> None:
+            if total_s > 0:
+                step = min(1000, int(1000 * done_s / total_s))
+                if step > last[0]:
+                    bar.update(step - last[0])
+                    last[0] = step
+
+        done = add_video(
+            store,
+            source_id,
+            path,
+            origin=str(path.resolve()),
+            policy=policy,
+            on_progress=on_progress,
+        )
+        bar.update(1000 - last[0])  # the last frame starts before the end: close the bar at 100 %
+    if done.error:
+        click.echo(f"provcheck: error: {done.error}", err=True)
+    else:
+        for warning in done.warnings:
+            click.echo(f"provcheck: warning: {path}: {warning}", err=True)
+        click.echo(
+            f"{path}: {done.frames_added} frames added, {done.frames_present} already present"
+            f" ({done.duration:.1f} s, {done.frames_decoded} frames decoded)",
+            err=True,
+        )
+    return done
 
 
 class _NullBar:

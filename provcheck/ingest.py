@@ -1,4 +1,7 @@
-"""The ``db add`` service: hash files and store them as items of one source."""
+"""The ``db add`` service: hash files and store them as items of one source.
+
+Stills are written in batches; a video is sampled into frames and written in one transaction.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +12,13 @@ from functools import partial
 from pathlib import Path
 
 from provcheck.errors import InputError
+from provcheck.features import REFERENCE_FEATURES
 from provcheck.fingerprint import Fingerprint, fingerprint
 from provcheck.media import LoadedImage, load_image
+from provcheck.sampling import SamplingPolicy
 from provcheck.store import SourceInfo, Store, StoredHash
 from provcheck.thumbnail import Thumbnail, make_thumbnail
+from provcheck.video import Progress, VideoLimits, sample_video
 
 #: Items written per transaction: big enough to be fast, small enough that an interrupted add of a
 #: large folder keeps most of its work (and every committed batch is complete).
@@ -37,10 +43,12 @@ class _Hashed:
     thumbnail: Thumbnail | None = None
 
 
-def _hash_path(path: Path, thumbnails: bool = False) -> _Hashed:
+def _hash_path(
+    path: Path, thumbnails: bool = False, keypoints: int = REFERENCE_FEATURES
+) -> _Hashed:
     try:
         loaded = load_image(path)
-        fp = fingerprint(loaded.image)
+        fp = fingerprint(loaded.image, keypoints)
     except InputError as exc:
         return _Hashed(path, None, None, str(exc))
     # Encoded in the worker: a few KB cross the process boundary, never the pixels.
@@ -49,8 +57,10 @@ def _hash_path(path: Path, thumbnails: bool = False) -> _Hashed:
     return _Hashed(path, slim, fp, None, thumb)
 
 
-def _hashed(paths: Sequence[Path], jobs: int, thumbnails: bool) -> Iterator[_Hashed]:
-    work = partial(_hash_path, thumbnails=thumbnails)
+def _hashed(
+    paths: Sequence[Path], jobs: int, thumbnails: bool, keypoints: int
+) -> Iterator[_Hashed]:
+    work = partial(_hash_path, thumbnails=thumbnails, keypoints=keypoints)
     if jobs <= 1 or len(paths) < 4:
         yield from map(work, paths)
         return
@@ -71,6 +81,7 @@ def add_files(
     on_item: Callable[[Path, str | None], None] | None = None,
     origin_of: Callable[[Path], str] | None = None,
     thumbnails: bool = True,
+    keypoints: int = REFERENCE_FEATURES,
 ) -> AddReport:
     """Add ``paths`` (already expanded files) to the source described by ``info``.
 
@@ -108,7 +119,7 @@ def add_files(
                     report.already_present += 1
         pending.clear()
 
-    for hashed in _hashed(paths, jobs, thumbnails):
+    for hashed in _hashed(paths, jobs, thumbnails, keypoints):
         error, loaded, fp = hashed.error, hashed.loaded, hashed.fingerprint
         if loaded is None or fp is None:
             error = error or f"{hashed.path}: could not be hashed"
@@ -127,4 +138,77 @@ def add_files(
             on_item(hashed.path, error)
     if pending:
         flush()
+    return report
+
+
+@dataclass(slots=True)
+class VideoAddReport:
+    """What adding one video did: frames stored, or why nothing was."""
+
+    path: Path
+    frames_added: int = 0
+    frames_present: int = 0
+    duration: float = 0.0
+    frames_decoded: int = 0
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def add_video(
+    store: Store,
+    source_id: int,
+    path: Path,
+    *,
+    origin: str,
+    policy: SamplingPolicy | None = None,
+    limits: VideoLimits | None = None,
+    on_progress: Progress | None = None,
+    keypoints: int = REFERENCE_FEATURES,
+) -> VideoAddReport:
+    """Sample one video and store its kept frames as items of ``source_id`` (origin + frame_time).
+
+    One transaction per video: the frames are hashed first (hashes are small), then written
+    together, so an interrupted or failed video leaves nothing behind and re-running resumes
+    cleanly. A video already stored in this source (same sha256) is not decoded again.
+    ``keypoints`` per kept frame (for partial matches) trades recall on crops for database size.
+    """
+    report = VideoAddReport(path)
+    try:
+        facts, frames = sample_video(path, policy=policy, limits=limits, on_progress=on_progress)
+        present = store.count_items(source_id, facts.sha256)
+        if present:
+            report.frames_present = present
+            return report
+        hashed: list[tuple[float, Fingerprint]] = []
+        for frame in frames:
+            fp = fingerprint(frame.image, keypoints)
+            if fp.sufficient:
+                hashed.append((frame.time, fp))
+    except InputError as exc:
+        report.error = str(exc)
+        return report
+    report.duration, report.frames_decoded = facts.duration, facts.frames_decoded
+    report.warnings = list(facts.warnings)
+    if not hashed:
+        report.error = (
+            f"{path}: no frame with enough detail to hash meaningfully"
+            f" ({facts.frames_decoded} frames decoded); not added"
+        )
+        return report
+    with store.transaction():
+        for time_s, fp in hashed:
+            item_id, added = store.add_item(
+                source_id,
+                origin=origin,
+                item_key=facts.sha256,
+                sha256=facts.sha256,
+                width=facts.width,
+                height=facts.height,
+                frame_time=time_s,
+                hashes=stored_hashes(fp),
+            )
+            if added and fp.features is not None and len(fp.features):
+                store.put_features(item_id, fp.features)
+            report.frames_added += added
+            report.frames_present += not added
     return report

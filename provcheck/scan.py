@@ -14,6 +14,7 @@ from provcheck.errors import InputError
 from provcheck.fingerprint import QueryFingerprint, query_fingerprint
 from provcheck.matcher import Match, Matcher
 from provcheck.media import LoadedImage, decode_image, load_image
+from provcheck.segments import FrameMatches, Segment, find_segments
 from provcheck.targets import Target
 from provcheck.thumbnail import Thumbnail, make_thumbnail
 from provcheck.webpage import DEFAULT_MAX_IMAGES
@@ -35,6 +36,15 @@ class ScanResult:
     #: A small preview of the input, kept only for matches and only when the report shows pictures.
     thumbnail: Thumbnail | None = None
     page: str | None = None  # the web page ``input`` was found on, when a page was scanned
+    kind: str = "image"  # "image" or "video" (a clip or an animated GIF/WebP)
+    segments: list[Segment] = field(default_factory=list)
+    duration: float | None = None  # videos: seconds decoded
+    frames_sampled: int | None = None  # videos: frames kept by sampling and matched
+
+
+#: Matches kept per sampled frame of a clip: enough that neighbouring frames of one reference
+#: video cannot crowd out a second reference.
+FRAME_CANDIDATES = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +71,27 @@ class _Hashed:
     page: str | None = None
     #: Set when the URL was a web page: the image URLs it declares, to scan in its place.
     page_images: tuple[str, ...] | None = None
+    video: _HashedVideo | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _HashedVideo:
+    """A video query: facts of the file and the fingerprint of each sampled frame."""
+
+    sha256: str
+    width: int
+    height: int
+    duration: float
+    frames: list[tuple[float, QueryFingerprint]]
+
+
+def _hash_video(source: Path | bytes, name: str) -> _HashedVideo:
+    from provcheck.sampling import QUERY_POLICY
+    from provcheck.video import sample_video
+
+    facts, frames = sample_video(source, name, policy=QUERY_POLICY)
+    hashed = [(frame.time, query_fingerprint(frame.image)) for frame in frames]
+    return _HashedVideo(facts.sha256, facts.width, facts.height, facts.duration, hashed)
 
 
 def _hash_target(
@@ -70,16 +101,23 @@ def _hash_target(
     max_page_images: int = DEFAULT_MAX_IMAGES,
     thumbnails: bool = False,
 ) -> _Hashed:
+    from provcheck.video import is_video_bytes, is_video_path
+
     try:
         if target.problem:
             raise InputError(target.value, target.problem)
         if target.kind == "stdin":
-            loaded = decode_image(stdin_data or b"", "<stdin>")
+            data = stdin_data or b""
+            if data and is_video_bytes(data):
+                return _Hashed(target.value, video=_hash_video(data, "<stdin>"))
+            loaded = decode_image(data, "<stdin>")
         elif target.kind == "url":
-            loaded_or_page = _fetch_url(target, allow_private, max_page_images)
-            if isinstance(loaded_or_page, tuple):
-                return _Hashed(target.value, page=target.value, page_images=loaded_or_page)
-            loaded = loaded_or_page
+            fetched = _fetch_url(target, allow_private, max_page_images)
+            if not isinstance(fetched, bytes):
+                return fetched  # a page, or an animated picture sampled as a video
+            loaded = decode_image(fetched, target.value)
+        elif is_video_path(Path(target.value)):
+            return _Hashed(target.value, video=_hash_video(Path(target.value), target.value))
         else:
             loaded = load_image(Path(target.value))
         query = query_fingerprint(loaded.image)
@@ -118,25 +156,28 @@ def hash_bytes(data: bytes, name: str) -> _Hashed:
         return _Hashed(name, error=f"{name}: out of memory while decoding")
 
 
-def _fetch_url(
-    target: Target, allow_private: bool, max_page_images: int
-) -> LoadedImage | tuple[str, ...]:
-    """An image URL decoded, or a page URL's image URLs. An image found on a page is fetched as
-    an image only: pages are followed one level deep, never from one page to the next."""
+def _fetch_url(target: Target, allow_private: bool, max_page_images: int) -> bytes | _Hashed:
+    """A still image URL's bytes; or, done here, a page URL's image URLs to scan in its place,
+    or an animated GIF/WebP sampled as a video. An image found on a page is fetched as an image
+    only: pages are followed one level deep."""
     from provcheck.fetch import fetch_image, fetch_image_or_page
+    from provcheck.video import is_video_bytes
 
     if target.page is not None:
         fetched = fetch_image(target.value, allow_private=allow_private)
     else:
         fetched = fetch_image_or_page(target.value, allow_private=allow_private)
     if not fetched.is_page:
-        return decode_image(fetched.data, target.value)
+        if is_video_bytes(fetched.data):
+            video = _hash_video(fetched.data, target.value)
+            return _Hashed(target.value, video=video, page=target.page)
+        return fetched.data
     from provcheck.webpage import decode_page, page_images
 
     images = page_images(decode_page(fetched.data), fetched.url, max_page_images)
     if not images:
         raise InputError(target.value, "web page declares no images (og:image, img) to scan")
-    return tuple(images)
+    return _Hashed(target.value, page=target.value, page_images=tuple(images))
 
 
 def default_jobs() -> int:
@@ -199,6 +240,8 @@ def judge(hashed: _Hashed, matcher: Matcher, options: ScanOptions) -> ScanResult
 
 
 def _judge(hashed: _Hashed, matcher: Matcher, options: ScanOptions) -> ScanResult:
+    if hashed.video is not None:
+        return _judge_video(hashed.input, hashed.video, matcher, options)
     if hashed.error is not None or hashed.loaded is None or hashed.query is None:
         return ScanResult(hashed.input, ERROR, error=hashed.error, page=hashed.page)
     loaded, query = hashed.loaded, hashed.query
@@ -216,6 +259,51 @@ def _judge(hashed: _Hashed, matcher: Matcher, options: ScanOptions) -> ScanResul
         return ScanResult(hashed.input, CLEAN, matches, **facts)  # type: ignore[arg-type]
     result = ScanResult(hashed.input, MATCH, matches, **facts)  # type: ignore[arg-type]
     return replace(result, thumbnail=hashed.thumbnail) if hashed.thumbnail else result
+
+
+def _judge_video(
+    name: str, video: _HashedVideo, matcher: Matcher, options: ScanOptions
+) -> ScanResult:
+    """Match every sampled frame, group the hits into segments; the verdict is the clip's."""
+    qualities = [q.fingerprint.quality for _, q in video.frames]
+    facts = {
+        "sha256": video.sha256,
+        "width": video.width,
+        "height": video.height,
+        "quality": max(qualities, default=0),
+        "kind": "video",
+        "duration": round(video.duration, 3),
+        "frames_sampled": len(video.frames),
+    }
+    if not any(q.fingerprint.sufficient for _, q in video.frames):
+        return ScanResult(name, INSUFFICIENT, **facts)  # type: ignore[arg-type]
+    times = [time for time, _ in video.frames]
+    ends = [*times[1:], max(video.duration, times[-1])]
+    per_frame = [
+        FrameMatches(time, matcher.match(query, limit=max(options.limit, FRAME_CANDIDATES)), until)
+        for (time, query), until in zip(video.frames, ends, strict=True)
+    ]
+    segments = find_segments(per_frame)
+    status = MATCH if segments else CLEAN
+    matches = _best_per_reference(segments)[: options.limit]
+    return ScanResult(name, status, matches, segments=segments, **facts)  # type: ignore[arg-type]
+
+
+def _best_per_reference(segments: Sequence[Segment]) -> list[Match]:
+    """``matches`` of a video result, for readers that know nothing of segments: the best frame
+    match of each matched reference, strongest first."""
+    ordered = sorted(
+        (s.best for s in segments),
+        key=lambda m: (-m.confidence, sum(m.distances.values()), m.database, m.item.id),
+    )
+    seen: set[tuple[str, int, str]] = set()
+    unique = []
+    for match in ordered:
+        key = (match.database, match.item.source_id, match.item.item_key)
+        if key not in seen:
+            seen.add(key)
+            unique.append(match)
+    return unique
 
 
 FAIL_ON = ("any", "match", "error", "never")

@@ -350,6 +350,14 @@ class Store:
                 self.put_thumbnail(item_id, item.thumbnail)
         return len(new_ids), len(batch) - len(new_ids)
 
+    def count_items(self, source_id: int, item_key: str) -> int:
+        """How many items of ``source_id`` have ``item_key`` (a video's frames share one key)."""
+        row = self._conn.execute(
+            "SELECT count(*) FROM items WHERE source_id = ? AND item_key = ?",
+            (source_id, item_key),
+        ).fetchone()
+        return int(row[0])
+
     def remove_item(self, item_id: int) -> None:
         with self.transaction():
             cur = self._conn.execute("DELETE FROM items WHERE id = ?", (item_id,))

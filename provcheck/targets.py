@@ -10,6 +10,10 @@ from pathlib import Path
 
 from provcheck.fetch import is_url
 from provcheck.media import IMAGE_EXTENSIONS
+from provcheck.video import VIDEO_EXTENSIONS
+
+#: What a folder walk picks up by default: stills and videos.
+MEDIA_EXTENSIONS = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
 
 STDIN = "-"
 
@@ -35,7 +39,7 @@ def walk_folder(
     folder: Path,
     include: Sequence[str] = (),
     exclude: Sequence[str] = (),
-    extensions: frozenset[str] = IMAGE_EXTENSIONS,
+    extensions: frozenset[str] = MEDIA_EXTENSIONS,
 ) -> list[Path]:
     """Media files under ``folder`` in a stable (sorted) order, skipping hidden entries.
 
@@ -65,7 +69,7 @@ def expand_targets(
     items: Sequence[str],
     include: Sequence[str] = (),
     exclude: Sequence[str] = (),
-    extensions: frozenset[str] = IMAGE_EXTENSIONS,
+    extensions: frozenset[str] = MEDIA_EXTENSIONS,
 ) -> list[Target]:
     targets: list[Target] = []
     for item in items:

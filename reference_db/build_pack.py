@@ -4,6 +4,11 @@
 
 The pack holds hashes and provenance only, never pixels. Origins are recorded relative to the
 devset ("devset/frames/wesnoth/...") so the pack says the same thing on every machine.
+
+The devset videos go into the pack as sampled frames attached to their game's source, with origin
+"devset/videos/<file>" and their frame_time: a video is a recording *of* the game, so it shares the
+game's provenance (URL, licence, first sighting), and one source per game keeps ``db list`` short;
+the origin and time still say which recording and which moment a match came from.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from provcheck.ingest import add_files
+from provcheck.ingest import add_files, add_video
 from provcheck.scan import default_jobs
 from provcheck.store import SourceInfo, open_store
 from provcheck.targets import walk_folder
@@ -23,16 +28,25 @@ from provcheck.targets import walk_folder
 HERE = Path(__file__).resolve().parent
 DEFAULT_DEVSET = HERE.parent.parent / "shared" / "devset"
 PACK = HERE / "pack.sqlite"
+#: Keypoints kept in the pack: it is committed, and ~36 bytes a keypoint on hundreds of video frames
+#: would make it several MB. The stills (one every ~2 s of the same recordings) keep 256 and carry
+#: partial matching; the video frames are matched by their hashes (copies, re-encodes, thumbnails,
+#: mirrors). A user's own database keeps the full 512 on every item.
+PACK_STILL_KEYPOINTS = 256
+PACK_VIDEO_KEYPOINTS = 0
 
 
-def build(devset: Path, out: Path) -> dict[str, int]:
+def build(devset: Path, out: Path) -> tuple[dict[str, int], int]:
+    """Items per game (stills and video frames), and how many of them are video frames."""
     provenance = json.loads((HERE / "sources.json").read_text(encoding="utf-8"))
     with (devset / "MANIFEST.csv").open(newline="", encoding="utf-8") as handle:
-        games = sorted({row["game"] for row in csv.DictReader(handle)})
+        rows = list(csv.DictReader(handle))
+    games = sorted({row["game"] for row in rows})
     tmp = out.with_suffix(".tmp")
     for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
         leftover.unlink(missing_ok=True)
     counts: dict[str, int] = {}
+    video_frames = 0
     with open_store(tmp, create=True) as store:
         for game in games:
             meta = provenance[game]
@@ -52,16 +66,31 @@ def build(devset: Path, out: Path) -> dict[str, int]:
                 jobs=default_jobs(),
                 origin_of=lambda p: "devset/" + p.relative_to(devset).as_posix(),
                 thumbnails=False,  # the pack ships hashes and provenance, never pixels
+                keypoints=PACK_STILL_KEYPOINTS,
             )
             if report.errors:
                 raise SystemExit("\n".join(report.errors))
             counts[game] = report.added
+            for row in rows:
+                if row["game"] != game or row.get("kind") != "capture_video":
+                    continue
+                video = add_video(
+                    store,
+                    report.source_id,
+                    devset / row["file"],
+                    origin=f"devset/{row['file']}",
+                    keypoints=PACK_VIDEO_KEYPOINTS,
+                )
+                if video.error:
+                    raise SystemExit(video.error)
+                counts[game] += video.frames_added
+                video_frames += video.frames_added
     conn = sqlite3.connect(tmp)
     conn.execute("PRAGMA journal_mode = DELETE")
     conn.execute("VACUUM")
     conn.close()
     tmp.replace(out)
-    return counts
+    return counts, video_frames
 
 
 def main() -> None:
@@ -71,11 +100,11 @@ def main() -> None:
     args = parser.parse_args()
     if not (args.devset / "MANIFEST.csv").exists():
         sys.exit(f"{args.devset}: no MANIFEST.csv; pass --devset PATH")
-    counts = build(args.devset, args.out)
+    counts, video_frames = build(args.devset, args.out)
     total = sum(counts.values())
     print(
-        f"{args.out}: {total} items ({', '.join(f'{g} {n}' for g, n in counts.items())}),"
-        f" {args.out.stat().st_size / 1024:.0f} KiB"
+        f"{args.out}: {total} items ({', '.join(f'{g} {n}' for g, n in counts.items())};"
+        f" {video_frames} of them video frames), {args.out.stat().st_size / 1024:.0f} KiB"
     )
 
 

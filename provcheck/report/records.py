@@ -12,6 +12,7 @@ from typing import Any
 from provcheck import __version__
 from provcheck.matcher import Match
 from provcheck.scan import STATUSES, ScanResult
+from provcheck.segments import Segment
 
 SCHEMA_VERSION = 1
 
@@ -94,6 +95,19 @@ def match_record(match: Match, claimed: date | None) -> dict[str, Any]:
     }
 
 
+def segment_record(segment: Segment, claimed: date | None) -> dict[str, Any]:
+    """One matched stretch of a video query: its time range, the reference's, and the reference
+    (the same fields as a match record, from the segment's strongest frame match)."""
+    return {
+        "query_start": segment.query_start,
+        "query_end": segment.query_end,
+        "reference_start": segment.reference_start,
+        "reference_end": segment.reference_end,
+        "frames": segment.frames,
+        "reference": match_record(segment.best, claimed),
+    }
+
+
 def result_record(result: ScanResult, claimed: date | None) -> dict[str, Any]:
     return {
         "input": result.input,
@@ -105,4 +119,8 @@ def result_record(result: ScanResult, claimed: date | None) -> dict[str, Any]:
         "height": result.height,
         "quality": result.quality,
         "page": result.page,
+        "kind": result.kind,
+        "segments": [segment_record(s, claimed) for s in result.segments],
+        "duration": result.duration,
+        "frames_sampled": result.frames_sampled,
     }

@@ -41,7 +41,9 @@ class TextRenderer:
         self.verbose = verbose
 
     def result(self, result: ScanResult) -> None:
-        if result.status == MATCH:
+        if result.status == MATCH and result.segments:
+            self._video(result)
+        elif result.status == MATCH:
             best = result.matches[0]
             self.out.write(f"MATCH  {result.input}: {describe_match(best, self.claimed)}\n")
             if self.verbose:
@@ -57,6 +59,29 @@ class TextRenderer:
         elif result.status == ERROR:
             self.out.write(f"ERROR  {result.error}\n")
         self.out.flush()
+
+    def _video(self, result: ScanResult) -> None:
+        shown = result.segments if self.verbose else result.segments[:1]
+        n = len(result.segments)
+        self.out.write(
+            f"MATCH  {result.input}: video, {n} matched segment{'s' if n != 1 else ''}"
+            f" ({result.frames_sampled} frames sampled over {result.duration or 0:.1f} s)\n"
+        )
+        for segment in shown:
+            ref = ""
+            if segment.reference_start is not None and segment.reference_end is not None:
+                ref = (
+                    f" = {format_frame_time(segment.reference_start)}-"
+                    f"{format_frame_time(segment.reference_end)} of"
+                )
+            self.out.write(
+                f"       {format_frame_time(segment.query_start)}-"
+                f"{format_frame_time(segment.query_end)}"
+                f"{ref} {describe_match(segment.best, self.claimed)}"
+                f" ({segment.frames} frames)\n"
+            )
+        if n > len(shown):
+            self.out.write(f"       ... {n - len(shown)} more segments (--verbose lists them)\n")
 
     def finish(self, summary: ScanSummary) -> None:
         c = summary.counts
