@@ -50,6 +50,7 @@ def _local_config(repo: Path) -> None:
         "entry": f"{sys.executable} -m provcheck {hook['entry'].removeprefix('provcheck ')}",
     }
     local.pop("minimum_pre_commit_version", None)
+    local.pop("additional_dependencies", None)  # installed into this interpreter already
     config = {"repos": [{"repo": "local", "hooks": [local]}]}
     (repo / ".pre-commit-config.yaml").write_text(yaml.safe_dump(config))
 
