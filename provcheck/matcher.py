@@ -14,7 +14,7 @@ import numpy as np
 
 from provcheck.arraycache import load_search
 from provcheck.calibration import MIN_INLIERS, calibrated_confidence
-from provcheck.features import Features
+from provcheck.features import MAX_RETRIEVAL_ITEMS, Features
 from provcheck.fingerprint import QueryFingerprint, get_hasher
 from provcheck.index import HammingIndex, KeypointVotes
 from provcheck.store import FEATURE_KIND, ItemRecord, KindArrays, Region, Store
@@ -23,11 +23,9 @@ from provcheck.verify import Verification, verify
 #: A query keypoint votes for the item owning its nearest stored keypoint within this distance.
 VOTE_DISTANCE = 48
 #: Votes an item needs before it is worth verifying; and how many items are verified at most.
-MIN_VOTES, MAX_VERIFIED = 3, 8
+MIN_VOTES, MAX_VERIFIED = 2, 12
 #: The query's strongest keypoints that vote: retrieval cost grows with them (verify uses all).
 QUERY_VOTERS = 300
-#: Largest keypoint retrieval array scanned per query (64 keypoints each: ~50,000 references).
-MAX_VOTE_ROWS = 3_200_000
 
 #: Names of the transforms behind each query variant, in the order the hashers return them
 #: (PDQ: its eight dihedral hashes, pinned by tests/test_matcher.py; pHash: as-is and mirrored).
@@ -79,15 +77,22 @@ class ReferenceSet:
         self.indexes: dict[str, HammingIndex] = {}
         for kind in kinds:
             self.arrays[kind], self.indexes[kind] = load_search(store, kind)
-        keypoints = store.kind_arrays(FEATURE_KIND)
+        self._feature_items = store.feature_item_ids()  # sorted
+        #: Keypoint retrieval indexes at most MAX_RETRIEVAL_ITEMS items (reported per database);
+        #: past it only hash candidates are verified.
+        self.keypoint_retrieval = len(self._feature_items) <= MAX_RETRIEVAL_ITEMS
+        keypoints = (
+            store.kind_arrays(FEATURE_KIND)
+            if self.keypoint_retrieval
+            else KindArrays(
+                FEATURE_KIND, *(np.zeros(0, np.int64),) * 2, np.zeros((0, 32), np.uint8)
+            )
+        )
         self.keypoints = KeypointVotes(keypoints.item_ids, keypoints.codes)
-        #: Keypoint retrieval is an exact scan, linear in the corpus: past MAX_VOTE_ROWS it would
-        #: cost seconds a query, so only hash candidates are verified (reported per database).
-        self.keypoint_retrieval = len(self.keypoints) <= MAX_VOTE_ROWS
 
     def has_features(self, item_id: int) -> bool:
         """Whether the item has keypoints (hash-only imports have none); owners are sorted."""
-        owners = self.keypoints.owners
+        owners = self._feature_items
         at = int(np.searchsorted(owners, item_id))
         return at < len(owners) and int(owners[at]) == item_id
 

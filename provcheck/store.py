@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from provcheck.errors import DatabaseError, UsageError
-from provcheck.features import RETRIEVAL_FEATURES, Features
+from provcheck.features import MAX_RETRIEVAL_ITEMS, RETRIEVAL_FEATURES, Features
 from provcheck.fingerprint import Hash, get_hasher
 from provcheck.index import wants_multi_index
 from provcheck.schema import APPLICATION_ID, CATEGORIES, MIGRATIONS, SCHEMA_VERSION
@@ -417,6 +417,16 @@ class Store:
                 out[int(item_id)] = Features.from_blob(bytes(blob))
         return out
 
+    def _feature_count(self) -> int:
+        return int(self._conn.execute("SELECT count(*) FROM features").fetchone()[0])
+
+    def feature_item_ids(self) -> np.ndarray:
+        """Ids of the items that have keypoints, sorted."""
+        if not self._has_table("features"):
+            return np.zeros(0, np.int64)
+        rows = self._conn.execute("SELECT item_id FROM features ORDER BY item_id").fetchall()
+        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+
     def _pack_features(self) -> KindArrays:
         """The strongest keypoints of every item, one row per descriptor, for retrieval."""
         item_ids: list[np.ndarray] = []
@@ -555,8 +565,8 @@ class Store:
     def _refresh_packed(self) -> None:
         generation = self.generation()
         kinds = [r[0] for r in self._conn.execute("SELECT DISTINCT kind FROM hashes")]
-        if self._has_table("features"):
-            kinds.append(FEATURE_KIND)
+        if self._has_table("features") and self._feature_count() <= MAX_RETRIEVAL_ITEMS:
+            kinds.append(FEATURE_KIND)  # larger: never loaded for retrieval, so not packed
         self._conn.execute("DELETE FROM packed")
         for kind in kinds:
             if kind != FEATURE_KIND and wants_multi_index(self.hash_count(kind), _row_bytes(kind)):

@@ -126,3 +126,20 @@ def test_inner_box_finds_bars_and_screenshots_and_leaves_photos_alone():
     assert (left, right) == (0, w)
     assert abs(top - h * 0.25) < 4 and abs(bottom - h * 1.25) < 4
     assert inner_box(original) is None
+
+
+def test_past_the_retrieval_limit_only_hash_candidates_are_verified(tmp_path, monkeypatch):
+    import provcheck.matcher as matcher_module
+
+    db = tmp_path / "refs.sqlite"
+    with open_store(db, create=True) as store:
+        add_files(store, SourceInfo("Games", "game"), [DATA / "wesnoth.jpg"], thumbnails=False)
+    monkeypatch.setattr(matcher_module, "MAX_RETRIEVAL_ITEMS", 0)
+    with open_store(db, readonly=True) as store:
+        ref = ReferenceSet(store, ("pdq", "phash"))
+        assert not ref.keypoint_retrieval and ref.has_features(1)
+        limited = Matcher([ref])
+        original = Image.open(DATA / "wesnoth.jpg").convert("RGB")
+        assert _scan(limited, original)[0].inliers > 0  # a hash candidate is still verified
+        crop = TRANSFORMS["crop_offcentre_50"](original, np.random.default_rng(5))
+        assert _scan(limited, crop) == []  # no hash finds a half crop: the documented cost
