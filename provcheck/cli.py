@@ -468,7 +468,7 @@ def db_add(
             )
         policy = SamplingPolicy(max_gap_s=frame_every)
         for video in videos:
-            done = _add_one_video(store, report.source_id, video, policy)
+            done = _add_one_video(store, report.source_id, video, policy, thumbnails)
             report.added += done.frames_added
             report.already_present += done.frames_present
             if done.error:
@@ -484,7 +484,7 @@ def db_add(
 
 
 def _add_one_video(
-    store: Store, source_id: int, path: Path, policy: SamplingPolicy
+    store: Store, source_id: int, path: Path, policy: SamplingPolicy, thumbnails: bool
 ) -> VideoAddReport:
     """Add one video with a progress bar on terminals (decoding is the slow part), then say
     what was stored."""
@@ -512,6 +512,7 @@ def _add_one_video(
             origin=str(path.resolve()),
             policy=policy,
             on_progress=on_progress,
+            thumbnails=thumbnails,
         )
         bar.update(1000 - last[0])  # the last frame starts before the end: close the bar at 100 %
     if done.error:

@@ -164,13 +164,15 @@ def add_video(
     limits: VideoLimits | None = None,
     on_progress: Progress | None = None,
     keypoints: int = REFERENCE_FEATURES,
+    thumbnails: bool = False,
 ) -> VideoAddReport:
     """Sample one video and store its kept frames as items of ``source_id`` (origin + frame_time).
 
     One transaction per video: the frames are hashed first (hashes are small), then written
     together, so an interrupted or failed video leaves nothing behind and re-running resumes
     cleanly. A video already stored in this source (same sha256) is not decoded again.
-    ``keypoints`` per kept frame (for partial matches) trades recall on crops for database size.
+    ``keypoints`` per kept frame (for partial matches) trades recall on crops for database size;
+    ``thumbnails`` keeps a few-KB preview of each kept frame for the HTML report.
     """
     report = VideoAddReport(path)
     try:
@@ -179,11 +181,12 @@ def add_video(
         if present:
             report.frames_present = present
             return report
-        hashed: list[tuple[float, Fingerprint]] = []
+        hashed: list[tuple[float, Fingerprint, Thumbnail | None]] = []
         for frame in frames:
             fp = fingerprint(frame.image, keypoints)
             if fp.sufficient:
-                hashed.append((frame.time, fp))
+                thumb = make_thumbnail(frame.image) if thumbnails else None
+                hashed.append((frame.time, fp, thumb))
     except InputError as exc:
         report.error = str(exc)
         return report
@@ -196,7 +199,7 @@ def add_video(
         )
         return report
     with store.transaction():
-        for time_s, fp in hashed:
+        for time_s, fp, thumb in hashed:
             item_id, added = store.add_item(
                 source_id,
                 origin=origin,
@@ -209,6 +212,8 @@ def add_video(
             )
             if added and fp.features is not None and len(fp.features):
                 store.put_features(item_id, fp.features)
+            if thumb is not None:
+                store.put_thumbnail(item_id, thumb)
             report.frames_added += added
             report.frames_present += not added
     return report

@@ -245,3 +245,13 @@ def test_video_frames_survive_export_and_import(reference, tmp_path):
     _, doc = scan_json(copy, still)
     best = doc["results"][0]["matches"][0]
     assert best["label"] == "Strike video" and abs(best["frame_time"] - 4.5) <= 1.0
+
+
+def test_video_frames_keep_previews_and_keypoints(reference):
+    from provcheck.store import open_store
+
+    _video, db = reference
+    with open_store(db, readonly=True) as store:
+        ids = [item.id for item in store.items()]
+        assert set(store.thumbnails(ids)) == set(ids)
+        assert set(store.features(ids)) == set(ids)
