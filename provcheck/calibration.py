@@ -38,6 +38,17 @@ def _logistic(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x))
 
 
+def evidence(distances: Mapping[str, int], geometry: Verification | None) -> float:
+    """Log-odds of both curves summed, signed: it does not saturate as confidence does, so it
+    ranks matches that all read 1.0. A frame whose whole picture also hashes close beats another
+    that only shares keypoints with the query (a HUD, a logo, the overlap of a scrolling scene)."""
+    score = INLIER_SLOPE * (geometry.inliers - INLIER_MIDPOINT) if geometry else 0.0
+    pdq = distances.get("pdq")
+    if pdq is not None:
+        score += PDQ_SLOPE * (PDQ_MIDPOINT - pdq)
+    return score
+
+
 def calibrated_confidence(distances: Mapping[str, int], geometry: Verification | None) -> float:
     p_geometry = _logistic(INLIER_SLOPE * (geometry.inliers - INLIER_MIDPOINT)) if geometry else 0.0
     pdq = distances.get("pdq")

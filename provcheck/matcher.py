@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from provcheck.arraycache import load_search
-from provcheck.calibration import MIN_INLIERS, calibrated_confidence
+from provcheck.calibration import MIN_INLIERS, calibrated_confidence, evidence
 from provcheck.features import MAX_RETRIEVAL_ITEMS, Features
 from provcheck.fingerprint import QueryFingerprint, get_hasher
 from provcheck.index import HammingIndex, KeypointVotes
@@ -61,6 +61,7 @@ class Match:
     hash_kinds_matched: list[str] = field(default_factory=list)
     identical_file: bool = False  # the query's bytes are the reference file's bytes
     inliers: int = 0  # keypoints agreeing on one geometric transform (0: not verified)
+    evidence: float = 0.0  # log-odds behind the confidence, unsaturated: ranks ties at 1.0
     #: The matched part of each picture as fractions [x, y, w, h] of its width and height, in the
     #: query's and the reference's own coordinates; None = the whole picture (or not known).
     query_region: Region | None = None
@@ -172,8 +173,9 @@ class Matcher:
                 matches.append(replace(found, identical_file=True) if identical else found)
         matches.sort(
             key=lambda m: (
-                -m.confidence,
+                -round(m.confidence, 2),
                 not m.identical_file,
+                -m.evidence,
                 -m.inliers,
                 sum(m.distances.values()),
                 m.database,
@@ -240,6 +242,7 @@ class Matcher:
                 kinds_hit, geometry, has_features=ref.has_features(item_id), distances=distances
             ):
                 continue
+            verified = geometry[0] if geometry else None
             query_region, reference_region = None, None
             if geometry is not None:
                 transform = "mirrored" if geometry[1] else "original"
@@ -252,7 +255,8 @@ class Matcher:
                     database=ref.name,
                     item=record,
                     distances=distances,
-                    confidence=calibrated_confidence(distances, geometry[0] if geometry else None),
+                    confidence=calibrated_confidence(distances, verified),
+                    evidence=evidence(distances, verified),
                     transform=transform,
                     hash_kinds_matched=sorted(kinds_hit),
                     inliers=geometry[0].inliers if geometry else 0,
