@@ -255,6 +255,11 @@ def main() -> None:  # noqa: PLR0915 - a report, top to bottom
         for a, b in zip(*np.nonzero(d <= IDENTICAL_BITS), strict=True):
             twins[row_origin[a]].add(origin_key[row_origin[b]])
 
+        def same_source(origin: str | None, key: str) -> bool:
+            """The right video (any moment) or the right photo: what a fact-checker cites."""
+            found = origin_key.get(origin or "", "")
+            return bool(found) and found.split("@")[0] == key.split("@", maxsplit=1)[0]
+
         def strictly(origin: str | None, key: str) -> bool:
             return origin is not None and _same(origin_key.get(origin, ""), key)
 
@@ -283,8 +288,8 @@ def main() -> None:  # noqa: PLR0915 - a report, top to bottom
             f" PDQ <= {thresholds['pdq']}"
         )
         print(
-            f"\n{'transform':26s} {'provcheck':>9s} {'strict':>7s} {'pHash':>7s} {'PDQ':>7s}"
-            "   FP (provcheck)"
+            f"\n{'transform':26s} {'provcheck':>9s} {'strict':>7s} {'source':>7s} {'pHash':>7s}"
+            f" {'PDQ':>7s}   FP (provcheck)"
         )
         for name in TRANSFORMS:
             rows = [i for i, job in enumerate(jobs) if job[0] == name]
@@ -302,6 +307,12 @@ def main() -> None:  # noqa: PLR0915 - a report, top to bottom
                     for i in true_rows
                 ]
             )
+            video = np.mean(
+                [
+                    results[i][1] == "match" and same_source(results[i][2], truth[i][0])
+                    for i in true_rows
+                ]
+            )
             plain = {
                 kind: np.mean(
                     [
@@ -314,7 +325,8 @@ def main() -> None:  # noqa: PLR0915 - a report, top to bottom
             }
             fps = sum(results[i][1] == "match" for i in neg_rows)
             print(
-                f"{name:26s} {ours:9.3f} {strict:7.3f} {plain['phash']:7.3f} {plain['pdq']:7.3f}"
+                f"{name:26s} {ours:9.3f} {strict:7.3f} {video:7.3f} {plain['phash']:7.3f}"
+                f" {plain['pdq']:7.3f}"
                 f"   {fps}/{len(neg_rows)}"
             )
 
