@@ -10,10 +10,12 @@ another recording of a *referenced* game are not unrelated: consecutive frames o
 near-identical pictures, and flagging them is right.)
 
 Every transform in benchmarks/transforms.py is applied (seeded) to a sample of references and of
-distractors. A true query counts as recalled when its status is match and the first match is its
-reference (for video frames: the same video within 2 s, since neighbouring frames of a static
-scene are identical pictures). A distractor query counts as a false positive when it matches
-anything.
+distractors. A true query counts as recalled ("provcheck" column) when its status is match and
+the first match is its reference (for video frames: the same video within 2 s), or a reference
+frame showing the same picture (PDQ within 8 bits of it: a static camera or a paused game repeats
+a picture, and no method can tell which copy a still came from). The "strict" column wants the
+frame itself; the "source" column only the right video (any moment) or photo, which is what a
+fact-checker cites. A distractor query counts as a false positive when it matches anything.
 Baselines: plain imagehash pHash and PDQ of the whole picture, nearest reference, at the threshold
 that gives the same pooled false-positive rate as provcheck in this run.
 """
