@@ -202,6 +202,13 @@ def cli() -> None:
     " link-local addresses.",
 )
 @click.option(
+    "--keypoints/--no-keypoints",
+    default=True,
+    show_default=True,
+    help="Look for partial copies (crops, screenshots, captions) with local keypoints."
+    " --no-keypoints matches whole-picture hashes only: several times faster, misses crops.",
+)
+@click.option(
     "--page-images",
     type=int,
     default=20,
@@ -226,6 +233,7 @@ def scan(
     config_file: Path | None,
     no_config: bool,
     allow_private: bool,
+    keypoints: bool,
     page_images: int,
 ) -> None:
     """Check images (files, folders, URLs, or - for standard input) against the references.
@@ -291,6 +299,7 @@ def scan(
             thumbnails=fmt in PICTURE_FORMATS,
             allow_private=allow_private,
             page_images=page_images,
+            keypoints=keypoints,
         )
         bar = (
             stack.enter_context(

@@ -202,7 +202,7 @@ def fingerprint(image: Image.Image, keypoints: int = REFERENCE_FEATURES) -> Fing
     return Fingerprint(hashes=hashes, quality=quality, features=features)
 
 
-def query_fingerprint(image: Image.Image) -> QueryFingerprint:
+def query_fingerprint(image: Image.Image, keypoints: bool = True) -> QueryFingerprint:
     """The fingerprint and its variants (each variant list starts with the plain hash, so the
     image is not hashed twice), keypoints of the picture and of its mirror image, and the hashes
     of the picture found inside the query when that differs from the whole."""
@@ -214,7 +214,7 @@ def query_fingerprint(image: Image.Image) -> QueryFingerprint:
         if hasher.name not in variants:
             variants[hasher.name] = hasher.variants(image)
     sufficient = quality >= MIN_QUALITY
-    features = extract(image, QUERY_FEATURES) if sufficient else None
+    features = extract(image, QUERY_FEATURES) if sufficient and keypoints else None
     base = Fingerprint({name: hashes[0] for name, hashes in variants.items()}, quality, features)
     mirrored = extract(ImageOps.mirror(image), QUERY_FEATURES) if features is not None else None
     box = inner_box(image) if sufficient else None

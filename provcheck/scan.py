@@ -57,6 +57,8 @@ class ScanOptions:
     thumbnails: bool = False
     allow_private: bool = False  # fetch from loopback/private/link-local addresses
     page_images: int = DEFAULT_MAX_IMAGES  # images scanned per web page
+    #: Compute keypoints for partial matches (crops, screenshots); off: hashes only, ~5x faster.
+    keypoints: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,12 +87,12 @@ class _HashedVideo:
     frames: list[tuple[float, QueryFingerprint]]
 
 
-def _hash_video(source: Path | bytes, name: str) -> _HashedVideo:
+def _hash_video(source: Path | bytes, name: str, keypoints: bool = True) -> _HashedVideo:
     from provcheck.sampling import QUERY_POLICY
     from provcheck.video import sample_video
 
     facts, frames = sample_video(source, name, policy=QUERY_POLICY)
-    hashed = [(frame.time, query_fingerprint(frame.image)) for frame in frames]
+    hashed = [(frame.time, query_fingerprint(frame.image, keypoints)) for frame in frames]
     return _HashedVideo(facts.sha256, facts.width, facts.height, facts.duration, hashed)
 
 
@@ -100,6 +102,7 @@ def _hash_target(
     allow_private: bool = False,
     max_page_images: int = DEFAULT_MAX_IMAGES,
     thumbnails: bool = False,
+    keypoints: bool = True,
 ) -> _Hashed:
     from provcheck.video import is_video_bytes, is_video_path
 
@@ -109,18 +112,19 @@ def _hash_target(
         if target.kind == "stdin":
             data = stdin_data or b""
             if data and is_video_bytes(data):
-                return _Hashed(target.value, video=_hash_video(data, "<stdin>"))
+                return _Hashed(target.value, video=_hash_video(data, "<stdin>", keypoints))
             loaded = decode_image(data, "<stdin>")
         elif target.kind == "url":
-            fetched = _fetch_url(target, allow_private, max_page_images)
+            fetched = _fetch_url(target, allow_private, max_page_images, keypoints)
             if not isinstance(fetched, bytes):
                 return fetched  # a page, or an animated picture sampled as a video
             loaded = decode_image(fetched, target.value)
         elif is_video_path(Path(target.value)):
-            return _Hashed(target.value, video=_hash_video(Path(target.value), target.value))
+            video = _hash_video(Path(target.value), target.value, keypoints)
+            return _Hashed(target.value, video=video)
         else:
             loaded = load_image(Path(target.value))
-        query = query_fingerprint(loaded.image)
+        query = query_fingerprint(loaded.image, keypoints)
     except InputError as exc:
         return _Hashed(target.value, error=str(exc), page=target.page)
     except MemoryError:
@@ -156,7 +160,9 @@ def hash_bytes(data: bytes, name: str) -> _Hashed:
         return _Hashed(name, error=f"{name}: out of memory while decoding")
 
 
-def _fetch_url(target: Target, allow_private: bool, max_page_images: int) -> bytes | _Hashed:
+def _fetch_url(
+    target: Target, allow_private: bool, max_page_images: int, keypoints: bool = True
+) -> bytes | _Hashed:
     """A still image URL's bytes; or, done here, a page URL's image URLs to scan in its place,
     or an animated GIF/WebP sampled as a video. An image found on a page is fetched as an image
     only: pages are followed one level deep."""
@@ -169,7 +175,7 @@ def _fetch_url(target: Target, allow_private: bool, max_page_images: int) -> byt
         fetched = fetch_image_or_page(target.value, allow_private=allow_private)
     if not fetched.is_page:
         if is_video_bytes(fetched.data):
-            video = _hash_video(fetched.data, target.value)
+            video = _hash_video(fetched.data, target.value, keypoints)
             return _Hashed(target.value, video=video, page=target.page)
         return fetched.data
     from provcheck.webpage import decode_page, page_images
@@ -191,7 +197,7 @@ def _hashed_stream(targets: Sequence[Target], options: ScanOptions) -> Iterator[
     """Fingerprints in the order of ``targets``; a web page is replaced, in its place, by the
     fingerprints of the images it declares."""
     stdin_data = sys.stdin.buffer.read() if any(t.kind == "stdin" for t in targets) else None
-    fetch_args = (options.allow_private, options.page_images, options.thumbnails)
+    fetch_args = (options.allow_private, options.page_images, options.thumbnails, options.keypoints)
     if options.jobs <= 1 or len(targets) < 4:
         for target in targets:
             hashed = _hash_target(target, stdin_data, *fetch_args)

@@ -143,3 +143,23 @@ def test_past_the_retrieval_limit_only_hash_candidates_are_verified(tmp_path, mo
         assert _scan(limited, original)[0].inliers > 0  # a hash candidate is still verified
         crop = TRANSFORMS["crop_offcentre_50"](original, np.random.default_rng(5))
         assert _scan(limited, crop) == []  # no hash finds a half crop: the documented cost
+
+
+def test_no_keypoints_finds_copies_but_not_crops(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from provcheck.cli import cli
+
+    db = tmp_path / "refs.sqlite"
+    with open_store(db, create=True) as store:
+        add_files(store, SourceInfo("Games", "game"), [DATA / "wesnoth.jpg"], thumbnails=False)
+    original = Image.open(DATA / "wesnoth.jpg").convert("RGB")
+    crop = tmp_path / "crop.png"
+    TRANSFORMS["crop_centre_50"](original, np.random.default_rng(0)).save(crop)
+    args = ["scan", str(DATA / "wesnoth.jpg"), str(crop), "--db", str(db), "--format", "json"]
+    full = json.loads(CliRunner().invoke(cli, args).stdout)["results"]
+    fast = json.loads(CliRunner().invoke(cli, [*args, "--no-keypoints"]).stdout)["results"]
+    assert [r["status"] for r in full] == ["match", "match"]
+    assert [r["status"] for r in fast] == ["match", "clean"]
