@@ -97,10 +97,21 @@ def main() -> None:
         result = _provcheck("scan", folder, "--db", db, "--format", "json", "--jobs", args.jobs)
         batch = time.perf_counter() - t0
         summary = json.loads(result.stdout)["summary"]
+        t0 = time.perf_counter()
+        fast = _provcheck(
+            "scan", folder, "--db", db, "--format", "json", "--jobs", args.jobs, "--no-keypoints"
+        )
+        hashes_only = time.perf_counter() - t0
+        fast_summary = json.loads(fast.stdout)["summary"]
         print(f"scan of one image (baseline, start-up included): {single:.2f} s")
         print(
             f"scan of a folder of {summary['inputs']} images, --jobs {args.jobs}: {batch:.2f} s"
             f" ({summary['inputs'] / batch:.0f} images/s; {summary['match']} matched)"
+        )
+        print(
+            f"same folder with --no-keypoints (hashes only): {hashes_only:.2f} s"
+            f" ({fast_summary['inputs'] / hashes_only:.0f} images/s;"
+            f" {fast_summary['match']} matched; {batch / hashes_only:.1f}x faster)"
         )
         print(f"machine: {os.cpu_count()} cores; references: {summary['databases'][0]['items']}")
 
