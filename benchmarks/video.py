@@ -156,8 +156,10 @@ def ingest_figures(videos: list[Path], db: Path, policy: SamplingPolicy, repeat:
 def _move_frames(store: Store, from_id: int, to_id: int) -> None:
     """Keep the first run's frames as the reference set the recall figures search."""
     with store.transaction():
-        for item in store.items(source_id=from_id, with_hashes=True):
-            store.add_item(
+        items = store.items(source_id=from_id, with_hashes=True)
+        features = store.features(item.id for item in items)
+        for item in items:
+            new_id, _ = store.add_item(
                 to_id,
                 origin=item.origin,
                 item_key=item.item_key,
@@ -167,6 +169,8 @@ def _move_frames(store: Store, from_id: int, to_id: int) -> None:
                 frame_time=item.frame_time,
                 hashes=item.hashes,
             )
+            if item.id in features:  # keypoints: what finds crops and captioned stills
+                store.put_features(new_id, features[item.id])
 
 
 def _ingest_row(name: str, size: str, duration: float, dec_s: float, ing_s: float, n: int) -> None:
