@@ -1,0 +1,233 @@
+"""``provcheck scan``: check inputs against the references."""
+
+from __future__ import annotations
+
+import sys
+import time
+from contextlib import ExitStack
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import click
+from click.core import ParameterSource
+
+from provcheck.cli import (
+    _DB_HELP,
+    _open_output,
+    _parse_date,
+    _parse_distances,
+    _positive,
+    cli,
+)
+
+
+@cli.command()
+@click.argument("targets", nargs=-1, required=True)
+@click.option("--db", "dbs", multiple=True, type=click.Path(path_type=Path), help=_DB_HELP)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "jsonl", "html", "csv", "sarif"]),
+    default="text",
+    show_default=True,
+    help="Output format (JSON schema in the README; html, csv and sarif in docs/reports.md).",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the report to this file instead of standard output.",
+)
+@click.option(
+    "--include",
+    multiple=True,
+    metavar="GLOB",
+    help="In folders, scan only files matching GLOB (repeatable).",
+)
+@click.option(
+    "--exclude",
+    multiple=True,
+    metavar="GLOB",
+    help="In folders, skip files matching GLOB (repeatable).",
+)
+@click.option(
+    "--jobs",
+    "-j",
+    type=int,
+    callback=_positive,
+    help="Worker processes for hashing. Default: all cores.",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(["any", "match", "error", "never"]),
+    default="any",
+    show_default=True,
+    help="What makes the exit status non-zero: any (match 1, error 2), only matches,"
+    " only errors, or never.",
+)
+@click.option(
+    "--claimed-date",
+    callback=_parse_date,
+    metavar="YYYY-MM-DD",
+    help="Date the picture is claimed to show; matches say if their source is older.",
+)
+@click.option(
+    "--max-distance",
+    "max_distance",
+    multiple=True,
+    callback=_parse_distances,
+    metavar="KIND=N",
+    help="Override a hash kind's match threshold, e.g. pdq=31 phash=8 (repeatable).",
+)
+@click.option(
+    "--limit",
+    type=int,
+    default=5,
+    show_default=True,
+    callback=_positive,
+    help="Matches reported per input, best first.",
+)
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Progress bar on standard error. Default: on for terminals with text output.",
+)
+@click.option("--verbose", "-v", is_flag=True, help="Text output lists every match, not the best.")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Settings file (provcheck.toml or a pyproject.toml with [tool.provcheck])."
+    " Default: the nearest one above the working directory. Options given here win.",
+)
+@click.option("--no-config", is_flag=True, help="Ignore any provcheck.toml / [tool.provcheck].")
+@click.option(
+    "--allow-private",
+    is_flag=True,
+    help="Let URLs (and their redirects and page images) reach loopback, private and"
+    " link-local addresses.",
+)
+@click.option(
+    "--keypoints/--no-keypoints",
+    default=True,
+    show_default=True,
+    help="Look for partial copies (crops, screenshots, captions) with local keypoints."
+    " --no-keypoints matches whole-picture hashes only: several times faster, misses crops.",
+)
+@click.option(
+    "--page-images",
+    type=int,
+    default=20,
+    show_default=True,
+    callback=_positive,
+    help="For a web page URL, scan at most this many of its images (og:image first).",
+)
+def scan(
+    targets: tuple[str, ...],
+    dbs: tuple[Path, ...],
+    fmt: str,
+    output: Path | None,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+    jobs: int | None,
+    fail_on: str,
+    claimed_date: date | None,
+    max_distance: dict[str, int],
+    limit: int,
+    progress: bool | None,
+    verbose: bool,
+    config_file: Path | None,
+    no_config: bool,
+    allow_private: bool,
+    keypoints: bool,
+    page_images: int,
+) -> None:
+    """Check images (files, folders, URLs, or - for standard input) against the references.
+
+    Each input gets a status: match, clean, insufficient (too flat to hash) or error.
+    A URL of a web page (a post, an article) scans the images the page declares.
+
+    \b
+    Examples:
+      provcheck scan photo.jpg
+      provcheck scan uploads/ --include '*.jpg' --format json -o report.json
+      provcheck scan https://example.org/strike.jpg --claimed-date 2024-03-01
+      provcheck scan https://news.example/posts/1234 --format json
+      cat photo.png | provcheck scan -
+    """
+    from provcheck.config import merge_scan_options, resolve_config
+    from provcheck.references import open_references
+    from provcheck.report import PICTURE_FORMATS, make_renderer
+    from provcheck.report.html import thumbnails_from
+    from provcheck.report.records import ScanSummary
+    from provcheck.scan import ScanOptions, default_jobs, exit_code, scan_targets
+    from provcheck.targets import expand_targets
+
+    started = time.perf_counter()
+    ctx = click.get_current_context()
+    settings = merge_scan_options(
+        resolve_config(config_file, disabled=no_config, cwd=Path.cwd()),
+        {
+            "dbs": dbs,
+            "fmt": fmt,
+            "include": include,
+            "exclude": exclude,
+            "fail_on": fail_on,
+            "limit": limit,
+            "max_distance": max_distance,
+        },
+        [n for n in ctx.params if ctx.get_parameter_source(n) == ParameterSource.COMMANDLINE],
+    )
+    dbs, fmt, include, exclude = (settings[k] for k in ("dbs", "fmt", "include", "exclude"))
+    fail_on, limit, max_distance = settings["fail_on"], settings["limit"], settings["max_distance"]
+    with ExitStack() as stack:
+        references = stack.enter_context(open_references(dbs, max_distance))
+        summary = ScanSummary(databases=references.databases, claimed_date=claimed_date)
+        matcher = references.matcher
+        expanded = expand_targets(targets, include, exclude)
+        out = _open_output(stack, output)
+        renderer = make_renderer(
+            fmt,
+            out,
+            claimed_date,
+            verbose=verbose,
+            reference_thumbnails=thumbnails_from(references.stores),
+        )
+        show_bar = (
+            progress
+            if progress is not None
+            else (fmt == "text" and sys.stderr.isatty() and len(expanded) > 1)
+        )
+        options = ScanOptions(
+            limit=limit,
+            jobs=jobs or default_jobs(),
+            claimed_date=claimed_date,
+            thumbnails=fmt in PICTURE_FORMATS,
+            allow_private=allow_private,
+            page_images=page_images,
+            keypoints=keypoints,
+        )
+        bar = (
+            stack.enter_context(
+                click.progressbar(
+                    length=len(expanded),
+                    label="scanning",
+                    file=sys.stderr,
+                )
+            )
+            if show_bar
+            else None
+        )
+
+        def on_result(result: Any) -> None:
+            summary.count(result)
+            renderer.result(result)
+            if bar is not None:
+                bar.update(1)
+
+        scan_targets(expanded, matcher, options, on_result)
+        summary.elapsed_s = time.perf_counter() - started
+        summary.exit_code = exit_code(summary.counts, fail_on)
+        renderer.finish(summary)
+    sys.exit(summary.exit_code)

@@ -1,0 +1,118 @@
+"""``provcheck serve``: the scan service over HTTP for upload systems."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from provcheck.cli import (
+    _DB_HELP,
+    _parse_distances,
+    _positive,
+    cli,
+)
+from provcheck.errors import UsageError
+
+
+@cli.command()
+@click.option("--db", "dbs", multiple=True, type=click.Path(path_type=Path), help=_DB_HELP)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=int, default=8000, show_default=True, help="Port to listen on.")
+@click.option(
+    "--token",
+    envvar="PROVCHECK_TOKEN",
+    help="Require 'Authorization: Bearer TOKEN' on every route but /v1/health."
+    " Default: PROVCHECK_TOKEN; none means open.",
+)
+@click.option(
+    "--workers",
+    type=int,
+    callback=_positive,
+    help="Hashing processes. Default: all cores.",
+)
+@click.option(
+    "--max-upload-mb",
+    type=float,
+    default=25.0,
+    show_default=True,
+    help="Largest request body accepted; larger ones get 413.",
+)
+@click.option(
+    "--max-distance",
+    "max_distance",
+    multiple=True,
+    callback=_parse_distances,
+    metavar="KIND=N",
+    help="Override a hash kind's match threshold, e.g. pdq=31 (repeatable).",
+)
+@click.option(
+    "--limit",
+    type=int,
+    default=5,
+    show_default=True,
+    callback=_positive,
+    help="Matches reported per input.",
+)
+@click.option(
+    "--allow-private",
+    is_flag=True,
+    help='Let {"url": ...} scans reach loopback, private and link-local addresses.',
+)
+def serve(
+    dbs: tuple[Path, ...],
+    host: str,
+    port: int,
+    token: str | None,
+    workers: int | None,
+    max_upload_mb: float,
+    max_distance: dict[str, int],
+    limit: int,
+    allow_private: bool,
+) -> None:
+    """Run the scan service over HTTP (needs the extra: pip install 'provcheck[serve]').
+
+    POST /v1/scan takes a multipart upload (field "file") or JSON {"url": ...} and answers
+    with the same JSON as "scan --format json"; GET /v1/health and GET /v1/stats.
+
+    \b
+    Example:
+      provcheck serve --db refs.sqlite --port 8000 --token s3cret &
+      curl -H 'Authorization: Bearer s3cret' -F file=@photo.jpg http://127.0.0.1:8000/v1/scan
+    """
+    try:
+        from provcheck import server
+    except ImportError as exc:
+        raise UsageError(
+            f"serve needs the 'serve' extra ({exc.name} is missing): pip install 'provcheck[serve]'"
+        ) from None
+    from provcheck.references import open_references
+    from provcheck.scan import default_jobs
+
+    if max_upload_mb <= 0:
+        raise click.BadParameter("must be above 0", param_hint="--max-upload-mb")
+    settings = server.ServeSettings(
+        max_bytes=int(max_upload_mb * 1024 * 1024),
+        token=token or None,
+        workers=workers or default_jobs(),
+        limit=limit,
+        allow_private=allow_private,
+    )
+    with open_references(dbs, max_distance) as references:
+        service = server.ScanService(references, settings)
+        try:
+            refs = sum(int(d["items"]) for d in references.databases)
+            click.echo(
+                f"provcheck serve: http://{host}:{port}/v1/ ({refs} references in"
+                f" {len(references.databases)} databases, {settings.workers} hashing workers,"
+                f" {'token required' if settings.token else 'no token'})",
+                err=True,
+            )
+            if settings.token is None and host not in ("127.0.0.1", "::1", "localhost"):
+                click.echo(
+                    "provcheck serve: warning: listening beyond this machine without --token",
+                    err=True,
+                )
+            server.run(service, host, port)
+        finally:
+            service.close()
