@@ -94,6 +94,35 @@ def _open_output(stack: ExitStack, output: Path | None) -> IO[str]:
         raise UsageError(f"{output}: cannot write the report ({exc.strerror or exc})") from None
 
 
+# Options more than one command takes, declared once so their names, checks and help agree.
+db_option = click.option(
+    "--db", "dbs", multiple=True, type=click.Path(path_type=Path), help=_DB_HELP
+)
+jobs_option = click.option(
+    "--jobs",
+    "-j",
+    type=int,
+    callback=_positive,
+    help="Worker processes for hashing. Default: all cores.",
+)
+max_distance_option = click.option(
+    "--max-distance",
+    "max_distance",
+    multiple=True,
+    callback=_parse_distances,
+    metavar="KIND=N",
+    help="Override a hash kind's match threshold, e.g. pdq=31 phash=8 (repeatable).",
+)
+limit_option = click.option(
+    "--limit",
+    type=int,
+    default=5,
+    show_default=True,
+    callback=_positive,
+    help="Matches reported per input, best first.",
+)
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="provcheck")
 def cli() -> None:

@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from provcheck.cli import (
-    _DB_HELP,
     EXIT_USAGE,
     _open_output,
-    _positive,
     cli,
+    db_option,
+    jobs_option,
 )
 from provcheck.errors import UsageError
 
@@ -73,14 +73,8 @@ def _source_options(required: bool) -> Any:
 @db.command("add")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @_source_options(required=True)
-@click.option("--db", "dbs", multiple=True, type=click.Path(path_type=Path), help=_DB_HELP)
-@click.option(
-    "--jobs",
-    "-j",
-    type=int,
-    callback=_positive,
-    help="Worker processes for hashing. Default: all cores.",
-)
+@db_option
+@jobs_option
 @click.option(
     "--thumbnails/--no-thumbnails",
     default=True,
@@ -245,7 +239,7 @@ class _NullBar:
 
 
 @db.command("list")
-@click.option("--db", "dbs", multiple=True, type=click.Path(path_type=Path), help=_DB_HELP)
+@db_option
 @click.option(
     "--items",
     "items_of",
@@ -319,7 +313,7 @@ def db_list(dbs: tuple[Path, ...], items_of: int | None, fmt: str) -> None:
 
 
 @db.command("stats")
-@click.option("--db", "dbs", multiple=True, type=click.Path(path_type=Path), help=_DB_HELP)
+@db_option
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
@@ -361,7 +355,7 @@ def db_stats(dbs: tuple[Path, ...], fmt: str) -> None:
 @db.command("remove")
 @click.option("--source", "source", metavar="ID|LABEL", help="Remove a source and all its items.")
 @click.option("--item", "item", type=int, metavar="ID", help="Remove one item.")
-@click.option("--db", "dbs", multiple=True, type=click.Path(path_type=Path), help=_DB_HELP)
+@db_option
 def db_remove(source: str | None, item: int | None, dbs: tuple[Path, ...]) -> None:
     """Remove a source (with its items) or a single item.
 
@@ -390,7 +384,7 @@ def db_remove(source: str | None, item: int | None, dbs: tuple[Path, ...]) -> No
 
 
 @db.command("export")
-@click.option("--db", "dbs", multiple=True, type=click.Path(path_type=Path), help=_DB_HELP)
+@db_option
 @click.option(
     "--output",
     "-o",
@@ -422,7 +416,7 @@ def db_export(dbs: tuple[Path, ...], output: Path | None, thumbnails: bool) -> N
 @db.command("import")
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
 @_source_options(required=False)
-@click.option("--db", "dbs", multiple=True, type=click.Path(path_type=Path), help=_DB_HELP)
+@db_option
 def db_import(
     file: Path,
     label: str | None,

@@ -13,18 +13,20 @@ import click
 from click.core import ParameterSource
 
 from provcheck.cli import (
-    _DB_HELP,
     _open_output,
     _parse_date,
-    _parse_distances,
     _positive,
     cli,
+    db_option,
+    jobs_option,
+    limit_option,
+    max_distance_option,
 )
 
 
 @cli.command()
 @click.argument("targets", nargs=-1, required=True)
-@click.option("--db", "dbs", multiple=True, type=click.Path(path_type=Path), help=_DB_HELP)
+@db_option
 @click.option(
     "--format",
     "fmt",
@@ -51,13 +53,7 @@ from provcheck.cli import (
     metavar="GLOB",
     help="In folders, skip files matching GLOB (repeatable).",
 )
-@click.option(
-    "--jobs",
-    "-j",
-    type=int,
-    callback=_positive,
-    help="Worker processes for hashing. Default: all cores.",
-)
+@jobs_option
 @click.option(
     "--fail-on",
     type=click.Choice(["any", "match", "error", "never"]),
@@ -72,22 +68,8 @@ from provcheck.cli import (
     metavar="YYYY-MM-DD",
     help="Date the picture is claimed to show; matches say if their source is older.",
 )
-@click.option(
-    "--max-distance",
-    "max_distance",
-    multiple=True,
-    callback=_parse_distances,
-    metavar="KIND=N",
-    help="Override a hash kind's match threshold, e.g. pdq=31 phash=8 (repeatable).",
-)
-@click.option(
-    "--limit",
-    type=int,
-    default=5,
-    show_default=True,
-    callback=_positive,
-    help="Matches reported per input, best first.",
-)
+@max_distance_option
+@limit_option
 @click.option(
     "--progress/--no-progress",
     default=None,

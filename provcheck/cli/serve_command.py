@@ -7,16 +7,17 @@ from pathlib import Path
 import click
 
 from provcheck.cli import (
-    _DB_HELP,
-    _parse_distances,
     _positive,
     cli,
+    db_option,
+    limit_option,
+    max_distance_option,
 )
 from provcheck.errors import UsageError
 
 
 @cli.command()
-@click.option("--db", "dbs", multiple=True, type=click.Path(path_type=Path), help=_DB_HELP)
+@db_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=int, default=8000, show_default=True, help="Port to listen on.")
 @click.option(
@@ -38,22 +39,8 @@ from provcheck.errors import UsageError
     show_default=True,
     help="Largest request body accepted; larger ones get 413.",
 )
-@click.option(
-    "--max-distance",
-    "max_distance",
-    multiple=True,
-    callback=_parse_distances,
-    metavar="KIND=N",
-    help="Override a hash kind's match threshold, e.g. pdq=31 (repeatable).",
-)
-@click.option(
-    "--limit",
-    type=int,
-    default=5,
-    show_default=True,
-    callback=_positive,
-    help="Matches reported per input.",
-)
+@max_distance_option
+@limit_option
 @click.option(
     "--allow-private",
     is_flag=True,
