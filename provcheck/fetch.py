@@ -3,8 +3,11 @@ content-type checks, and a refusal to reach private, loopback or link-local addr
 
 The address check runs on every hop: redirects are followed here, one at a time, so a public URL
 cannot bounce the request into the local network (a server-side request forgery through
-``provcheck serve``). Proxies and ``.netrc`` from the environment are not used, so the connection
-goes to the address that was checked and no stored credentials are sent anywhere.
+``provcheck serve``). It runs twice: on the resolved addresses before the request (for a clear
+error), and on the peer of the socket actually connected, before a byte is sent. The second check
+is what stops DNS rebinding, where a host resolves to a public address for the check and to a
+private one a moment later for the connection. Proxies and ``.netrc`` from the environment are not
+used, so no stored credentials are sent anywhere.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from provcheck.errors import FetchError
 from provcheck.media import MAX_IMAGE_BYTES
 
 if TYPE_CHECKING:
+    import requests
     from requests import Response
 
 CONNECT_TIMEOUT_S = 5.0
@@ -100,6 +104,69 @@ def check_destination(url: str, *, allow_private: bool, resolver: Resolver = _re
             )
 
 
+def _peer_checked_session(allow_private: bool) -> requests.Session:
+    """A requests session whose connections refuse, once connected, a non-public peer.
+
+    urllib3 resolves the host again when it connects; checking the connected socket's peer
+    (rather than pinning an address) keeps TLS host checks and SNI on the real host name.
+    """
+    import requests
+    from requests.adapters import HTTPAdapter
+    from urllib3.connection import HTTPConnection, HTTPSConnection
+    from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+    def checked(sock: socket.socket, host: str) -> socket.socket:
+        if allow_private:
+            return sock
+        try:
+            problem = _peer_problem(str(sock.getpeername()[0]))
+        except (OSError, ValueError) as exc:
+            problem = f"unknown address ({exc})"
+        if problem:
+            sock.close()
+            raise _RefusedPeerError(f"refused: {host} connected to a {problem}")
+        return sock
+
+    class CheckedHTTP(HTTPConnection):
+        def _new_conn(self) -> socket.socket:
+            return checked(super()._new_conn(), self.host)
+
+    class CheckedHTTPS(HTTPSConnection):
+        def _new_conn(self) -> socket.socket:
+            return checked(super()._new_conn(), self.host)
+
+    class CheckedHTTPPool(HTTPConnectionPool):
+        ConnectionCls = CheckedHTTP
+
+    class CheckedHTTPSPool(HTTPSConnectionPool):
+        ConnectionCls = CheckedHTTPS
+
+    class Adapter(HTTPAdapter):
+        def init_poolmanager(self, *args: object, **kwargs: object) -> None:
+            super().init_poolmanager(*args, **kwargs)  # type: ignore[arg-type]
+            self.poolmanager.pool_classes_by_scheme = {
+                "http": CheckedHTTPPool,
+                "https": CheckedHTTPSPool,
+            }
+
+    session = requests.Session()
+    session.trust_env = False  # no proxies or .netrc: connect where check_destination looked
+    adapter = Adapter()
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+def _peer_problem(address: str) -> str | None:
+    """The connect-time check; a name of its own so a test can let loopback servers through."""
+    return _address_problem(address)
+
+
+class _RefusedPeerError(Exception):
+    """Raised inside urllib3 when the connected peer is not public; not an OSError on purpose,
+    so urllib3 does not retry it and it reaches ``fetch`` as itself."""
+
+
 def fetch(
     url: str,
     *,
@@ -116,8 +183,7 @@ def fetch(
     """
     import requests
 
-    session = requests.Session()
-    session.trust_env = False  # no proxies or .netrc: connect where check_destination looked
+    session = _peer_checked_session(allow_private)
     current = url
     try:
         for _hop in range(MAX_REDIRECTS + 1):
@@ -135,6 +201,9 @@ def fetch(
                     continue
                 return _read(url, response, limit_for, what)
         raise FetchError(url, f"more than {MAX_REDIRECTS} redirects")
+    except _RefusedPeerError as exc:
+        hint = "pass --allow-private to fetch from local networks"
+        raise FetchError(url, f"{exc} ({hint})") from None
     except requests.Timeout:
         raise FetchError(url, "timed out") from None
     except requests.ConnectionError as exc:

@@ -174,9 +174,13 @@ def test_fetch_bounds(site):
         fetch_image(f"{site}/missing.jpg", allow_private=True)
 
 
-def test_every_redirect_hop_is_checked(site):
+def test_every_redirect_hop_is_checked(site, monkeypatch):
     """The first hop passes the check (the resolver calls 127.0.0.1 public), the redirect goes to
     "localhost", which resolves to loopback: refused before any request is sent there."""
+    import provcheck.fetch
+
+    # The test server is on loopback: let the connect-time peer check through for this test.
+    monkeypatch.setattr(provcheck.fetch, "_peer_problem", lambda _address: None)
     port = site.rsplit(":", 1)[1]
     routes = {"/hop": (302, {"Location": f"http://localhost:{port}/img/known.jpg"}, b"")}
     resolver = _resolver({"127.0.0.1": ["93.184.216.34"], "localhost": ["127.0.0.1"]})
@@ -191,3 +195,33 @@ def test_every_redirect_hop_is_checked(site):
             resolver=resolver,
         )
     assert "refused: localhost resolves to a loopback address 127.0.0.1" in str(info.value)
+
+
+def test_dns_rebinding_is_refused_at_connect_time(site):
+    """The resolver says public when checked, but the connection lands on loopback (what a
+    rebinding DNS server does between the check and the connect): refused before the request."""
+    from provcheck.fetch import fetch
+
+    port = site.rsplit(":", 1)[1]
+    rebinding = _resolver({"localhost": ["93.184.216.34"]})
+    with pytest.raises(FetchError) as info:
+        fetch(
+            f"http://localhost:{port}/img/known.jpg",
+            accept="image/*",
+            limit_for=lambda _ctype: 10_000_000,
+            what="an image",
+            resolver=rebinding,
+        )
+    message = str(info.value)
+    assert "refused: localhost connected to a loopback address" in message
+    assert "--allow-private" in message
+    # The same fetch with --allow-private reaches the server: the refusal was the peer check.
+    fetched = fetch(
+        f"http://localhost:{port}/img/known.jpg",
+        accept="image/*",
+        limit_for=lambda _ctype: 10_000_000,
+        what="an image",
+        resolver=rebinding,
+        allow_private=True,
+    )
+    assert fetched.data
