@@ -33,6 +33,11 @@ MAX_REDIRECTS = 5
 MAX_PAGE_BYTES = 5 * 1024 * 1024
 USER_AGENT = "provcheck (+https://github.com/provcheck/provcheck)"
 PAGE_TYPES = ("text/html", "application/xhtml+xml")
+#: Largest video read from a URL: it is held in memory while sampled. Social networks cap posted
+#: clips at about 512 MB; longer archive footage belongs in ``db add`` from a file.
+MAX_VIDEO_BYTES = 512 * 1024 * 1024
+#: Clip types taken from a URL besides ``video/*`` (some servers label MP4 this way).
+VIDEO_TYPES = ("application/mp4",)
 _REDIRECTS = (301, 302, 303, 307, 308)
 
 Resolver = Callable[[str, int], list[str]]
@@ -47,6 +52,11 @@ class Fetched:
     @property
     def is_page(self) -> bool:
         return self.content_type in PAGE_TYPES
+
+    @property
+    def is_video(self) -> bool:
+        """Labelled as a video by the server (the bytes may still say otherwise)."""
+        return _is_video_type(self.content_type)
 
 
 def is_url(text: str) -> bool:
@@ -224,7 +234,7 @@ def _read(
     max_bytes = limit_for(content_type)
     if max_bytes is None:
         raise FetchError(url, f"not {what} (content-type {content_type or 'missing'})")
-    noun = "web page" if content_type in PAGE_TYPES else "image"
+    noun = "web page" if content_type in PAGE_TYPES else _media_noun(content_type)
     declared = response.headers.get("Content-Length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
         raise FetchError(
@@ -237,6 +247,14 @@ def _read(
             raise FetchError(url, f"{noun} is over the {max_bytes:,}-byte limit")
         chunks.append(chunk)
     return Fetched(response.url, content_type, b"".join(chunks))
+
+
+def _is_video_type(content_type: str) -> bool:
+    return content_type.startswith("video/") or content_type in VIDEO_TYPES
+
+
+def _media_noun(content_type: str) -> str:
+    return "video" if _is_video_type(content_type) else "image"
 
 
 def fetch_image(
@@ -256,21 +274,24 @@ def fetch_image_or_page(
     *,
     max_bytes: int = MAX_IMAGE_BYTES,
     max_page_bytes: int = MAX_PAGE_BYTES,
+    max_video_bytes: int = MAX_VIDEO_BYTES,
     allow_private: bool = False,
 ) -> Fetched:
-    """What a scan does with a URL the user typed: an image, or a page (a post, an article)
-    whose images are scanned instead. A page is held to the smaller ``max_page_bytes``."""
+    """What a scan does with a URL the user typed: an image, a video clip, or a page (a post, an
+    article) whose images are scanned instead. A page is held to the smaller ``max_page_bytes``."""
 
     def limit_for(ctype: str) -> int | None:
         if ctype.startswith("image/"):
             return max_bytes
+        if _is_video_type(ctype):
+            return max_video_bytes
         return max_page_bytes if ctype in PAGE_TYPES else None
 
     return fetch(
         url,
-        accept="image/*, text/html;q=0.9, application/xhtml+xml;q=0.9",
+        accept="image/*, video/*;q=0.9, text/html;q=0.8, application/xhtml+xml;q=0.8",
         limit_for=limit_for,
-        what="an image or a web page",
+        what="an image, a video or a web page",
         allow_private=allow_private,
     )
 

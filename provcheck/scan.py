@@ -117,7 +117,7 @@ def _hash_target(
         elif target.kind == "url":
             fetched = _fetch_url(target, allow_private, max_page_images, keypoints)
             if not isinstance(fetched, bytes):
-                return fetched  # a page, or an animated picture sampled as a video
+                return fetched  # a page, or a clip or animated picture sampled as a video
             loaded = decode_image(fetched, target.value)
         elif is_video_path(Path(target.value)):
             video = _hash_video(Path(target.value), target.value, keypoints)
@@ -164,8 +164,8 @@ def _fetch_url(
     target: Target, allow_private: bool, max_page_images: int, keypoints: bool = True
 ) -> bytes | _Hashed:
     """A still image URL's bytes; or, done here, a page URL's image URLs to scan in its place,
-    or an animated GIF/WebP sampled as a video. An image found on a page is fetched as an image
-    only: pages are followed one level deep."""
+    or a video clip or animated GIF/WebP sampled as a video. An image found on a page is fetched
+    as an image only: pages are followed one level deep."""
     from provcheck.fetch import fetch_image, fetch_image_or_page
     from provcheck.video import is_video_bytes
 
@@ -174,7 +174,7 @@ def _fetch_url(
     else:
         fetched = fetch_image_or_page(target.value, allow_private=allow_private)
     if not fetched.is_page:
-        if is_video_bytes(fetched.data):
+        if fetched.is_video or is_video_bytes(fetched.data):
             video = _hash_video(fetched.data, target.value, keypoints)
             return _Hashed(target.value, video=video, page=target.page)
         return fetched.data

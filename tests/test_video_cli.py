@@ -255,3 +255,27 @@ def test_video_frames_keep_previews_and_keypoints(reference):
         ids = [item.id for item in store.items()]
         assert set(store.thumbnails(ids)) == set(ids)
         assert set(store.features(ids)) == set(ids)
+
+
+def test_video_url_is_fetched_and_scanned_as_a_clip(reference, tmp_path):
+    from tests.http_fixtures import serve_routes
+
+    _, db = reference
+    clip = write_scenes(tmp_path / "posted.mp4", [(12, 1.5)]).read_bytes()
+    routes = {
+        "/clip.mp4": (200, {"Content-Type": "video/mp4"}, clip),
+        "/broken.webm": (200, {"Content-Type": "video/webm"}, b"\x1a\x45\xdf\xa3 not a webm"),
+        "/big.mp4": (200, {"Content-Type": "video/mp4", "Content-Length": str(2**40)}, b""),
+    }
+    with serve_routes(routes) as base:
+        result = CliRunner().invoke(
+            cli,
+            ["scan", f"{base}/clip.mp4", f"{base}/broken.webm", f"{base}/big.mp4",
+             "--db", str(db), "--format", "json", "-j", "1", "--allow-private"],
+        )  # fmt: skip
+    clip_result, broken, big = json.loads(result.stdout)["results"]
+    assert clip_result["kind"] == "video" and clip_result["status"] == "match"
+    assert clip_result["segments"][0]["reference"]["label"] == "Strike video"
+    assert broken["status"] == "error" and "broken.webm" in broken["error"]
+    assert big["status"] == "error" and "video is 1,099,511,627,776 bytes" in big["error"]
+    assert result.exit_code == 2

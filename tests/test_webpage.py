@@ -164,7 +164,7 @@ def test_page_without_images_is_an_error(site, ref_db):
 def test_fetch_bounds(site):
     with pytest.raises(FetchError, match=f"more than {MAX_REDIRECTS} redirects"):
         fetch_image(f"{site}/loop", allow_private=True)
-    with pytest.raises(FetchError, match="not an image or a web page"):
+    with pytest.raises(FetchError, match="not an image, a video or a web page"):
         fetch_image_or_page(f"{site}/notes.txt", allow_private=True)
     with pytest.raises(FetchError, match="999,999,999 bytes, over the"):
         fetch_image(f"{site}/huge.jpg", allow_private=True)
