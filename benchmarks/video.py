@@ -33,6 +33,7 @@ from provcheck.sampling import SamplingPolicy
 from provcheck.scan import ScanOptions, scan_targets
 from provcheck.store import SourceInfo, Store, open_store
 from provcheck.targets import Target
+from provcheck.timeline import with_stretches
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_DEVSET = HERE.parent.parent / "shared" / "devset"
@@ -193,7 +194,12 @@ def still_figures(
 ) -> list[tuple[Path, str, float]]:
     """Score random stills; returns the clips it cut along the way (same frames, same rng)."""
     print(f"\n## stills at random moments ({stills} per video, JPEG q80)")
-    counts = {edit: {"any": 0, "named": 0, "timed": 0, "timed_or_frozen": 0} for edit in EDITS}
+    counts = {
+        edit: {"any": 0, "named": 0, "timed": 0, "timed_or_frozen": 0, "in_stretches": 0}
+        for edit in EDITS
+    }
+    stretch_counts: list[int] = []
+    stretch_lengths: list[float] = []
     per_video: dict[str, list[int]] = {}
     n = 0
     clips: list[tuple[Path, str, float]] = []
@@ -208,7 +214,9 @@ def still_figures(
             for edit, apply in EDITS.items():
                 edited = apply(image, rng)
                 loaded = decode_image(jpeg(edited), f"{path.name}@{t:.2f}")
-                matches = matcher.match(query_fingerprint(loaded.image))
+                matches = with_stretches(
+                    matcher.match(query_fingerprint(loaded.image)), matcher.sets
+                )
                 c = counts[edit]
                 c["any"] += bool(matches)
                 if not matches or matches[0].item.origin != path.name:
@@ -222,6 +230,17 @@ def still_figures(
                 frozen = hashes[nearest] - hashes[index] <= 4
                 c["timed"] += timed
                 c["timed_or_frozen"] += timed or frozen
+                # What the report says: every stretch showing the matched picture (its own, then
+                # look-alikes elsewhere in the video); the last frame's stretch ends at the end.
+                shown = matches[0].shown_at or ((found, None),)
+                c["in_stretches"] += any(
+                    start - 2.0 <= t <= (times[-1] if end is None else end) + 2.0
+                    for start, end in shown
+                )
+                stretch_counts.append(len(shown))
+                stretch_lengths.extend(
+                    (times[-1] if end is None else end) - start for start, end in shown
+                )
                 if edit == "re-encoded":
                     per_video.setdefault(path.name, [0, 0])[0] += timed
             per_video.setdefault(path.name, [0, 0])[1] += 1
@@ -232,10 +251,19 @@ def still_figures(
     for edit, c in counts.items():
         print(
             f"{edit:16} any match {c['any'] / n:.3f}  right video first {c['named'] / n:.3f}"
-            f"  and time within 2 s {c['timed'] / n:.3f}"
-            f"  (or in a frozen stretch of the same picture {c['timed_or_frozen'] / n:.3f})"
-            f"  n={n}"
+            f"  and time within 2 s: strict {c['timed'] / n:.3f},"
+            f" in a reported stretch {c['in_stretches'] / n:.3f}"
+            f"  (benchmark-side frozen reading {c['timed_or_frozen'] / n:.3f})  n={n}"
         )
+    lengths = sorted(stretch_lengths)
+    print(
+        "strict: the first match's frame time within 2 s of the still's; reported stretch: the"
+        " still's time within 2 s of a stretch the first match reports (its frame to the next"
+        " stored frame, and the other stretches of the video showing the same picture)."
+        f" Stretches per match: mean {sum(stretch_counts) / max(1, len(stretch_counts)):.2f},"
+        f" max {max(stretch_counts, default=0)}; length median {lengths[len(lengths) // 2]:.2f} s,"
+        f" 90th percentile {lengths[int(len(lengths) * 0.9)]:.2f} s, max {lengths[-1]:.2f} s"
+    )
     print(
         "re-encoded, time within 2 s per video: "
         + ", ".join(f"{name} {ok}/{total}" for name, (ok, total) in per_video.items())

@@ -66,6 +66,9 @@ class Match:
     #: query's and the reference's own coordinates; None = the whole picture (or not known).
     query_region: Region | None = None
     reference_region: Region | None = None
+    #: Video frames: the stretches of the reference video that show the matched picture, as
+    #: (start, end) seconds, the matched frame's own first (``provcheck.timeline``); () otherwise.
+    shown_at: tuple[tuple[float, float | None], ...] = ()
 
 
 class ReferenceSet:

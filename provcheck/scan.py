@@ -17,6 +17,7 @@ from provcheck.media import LoadedImage, decode_image, load_image
 from provcheck.segments import FrameMatches, Segment, find_segments
 from provcheck.targets import Target
 from provcheck.thumbnail import Thumbnail, make_thumbnail
+from provcheck.timeline import with_stretches
 from provcheck.webpage import DEFAULT_MAX_IMAGES
 
 MATCH, CLEAN, ERROR, INSUFFICIENT = "match", "clean", "error", "insufficient"
@@ -261,6 +262,7 @@ def _judge(hashed: _Hashed, matcher: Matcher, options: ScanOptions) -> ScanResul
     if not query.fingerprint.sufficient:
         return ScanResult(hashed.input, INSUFFICIENT, **facts)  # type: ignore[arg-type]
     matches = matcher.match(query, limit=options.limit, sha256=loaded.sha256)
+    matches = with_stretches(matches, matcher.sets)
     if not matches:
         return ScanResult(hashed.input, CLEAN, matches, **facts)  # type: ignore[arg-type]
     result = ScanResult(hashed.input, MATCH, matches, **facts)  # type: ignore[arg-type]

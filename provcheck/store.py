@@ -358,6 +358,16 @@ class Store:
         ).fetchone()
         return int(row[0])
 
+    def next_frame_time(self, source_id: int, item_key: str, frame_time: float) -> float | None:
+        """Time of the first frame stored after ``frame_time`` for the same video (same source and
+        item key), or None after its last stored frame. Served by the ``items_identity`` index."""
+        row = self._conn.execute(
+            "SELECT min(IFNULL(frame_time, -1.0)) FROM items WHERE source_id = ? AND item_key = ?"
+            " AND IFNULL(frame_time, -1.0) > ?",
+            (source_id, item_key, frame_time),
+        ).fetchone()
+        return None if row is None or row[0] is None else float(row[0])
+
     def remove_item(self, item_id: int) -> None:
         with self.transaction():
             cur = self._conn.execute("DELETE FROM items WHERE id = ?", (item_id,))

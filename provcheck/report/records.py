@@ -76,6 +76,8 @@ def match_record(match: Match, claimed: date | None) -> dict[str, Any]:
         "url": source.url,
         "first_seen": source.first_seen,
         "frame_time": item.frame_time,
+        "frame_until": match.shown_at[0][1] if match.shown_at else None,
+        "same_picture_at": [list(span) for span in match.shown_at[1:]],
         "confidence": match.confidence,
         "distances": dict(sorted(match.distances.items())),
         "transform": match.transform,
