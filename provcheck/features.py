@@ -80,11 +80,16 @@ def _spread(
         + np.minimum(points[:, 1] * 4 // max(height, 1), 3)
     ).astype(int)
     order = np.argsort(-responses, kind="stable")
-    rank = np.zeros(len(points), dtype=int)
-    seen: dict[int, int] = {}
-    for i in order:
-        rank[i] = seen.get(cells[i], 0)
-        seen[cells[i]] = rank[i] + 1
+    # Rank of each keypoint among the stronger ones of its cell, without a Python loop (it cost
+    # ~1 ms per picture, an eighth of the ORB time on a video frame): group the strength order by
+    # cell (stable, so strength order holds inside a group); rank = position - the group's start.
+    by_cell = cells[order]
+    grouped = np.argsort(by_cell, kind="stable")
+    starts = np.searchsorted(by_cell[grouped], by_cell[grouped], side="left")
+    rank_in_order = np.empty(len(points), dtype=int)
+    rank_in_order[grouped] = np.arange(len(points)) - starts
+    rank = np.empty(len(points), dtype=int)
+    rank[order] = rank_in_order
     # Round-robin order: any prefix (the retrieval keypoints) still covers the whole frame.
     return np.lexsort((-responses, rank))[:keep]
 
@@ -105,7 +110,7 @@ def extract(image: Image.Image, keep: int) -> Features:
     keypoints, descriptors = orb.detectAndCompute(gray, None)
     if descriptors is None or not keypoints:
         return Features(np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8), width, height)
-    points = np.array([k.pt for k in keypoints], dtype=np.float32) / factor
+    points = cv2.KeyPoint_convert(keypoints).astype(np.float32).reshape(-1, 2) / factor
     responses = np.array([k.response for k in keypoints], dtype=np.float32)
     chosen = _spread(points, responses, (width, height), keep)
     return Features(points[chosen], descriptors[chosen], width, height)

@@ -176,7 +176,9 @@ def add_video(
     """
     report = VideoAddReport(path)
     try:
-        facts, frames = sample_video(path, policy=policy, limits=limits, on_progress=on_progress)
+        facts, frames = sample_video(
+            path, policy=policy, limits=limits, on_progress=on_progress, previews=thumbnails
+        )
         present = store.count_items(source_id, facts.sha256)
         if present:
             report.frames_present = present
@@ -185,7 +187,7 @@ def add_video(
         for frame in frames:
             fp = fingerprint(frame.image, keypoints)
             if fp.sufficient:
-                thumb = make_thumbnail(frame.image) if thumbnails else None
+                thumb = make_thumbnail(frame.preview or frame.image) if thumbnails else None
                 hashed.append((frame.time, fp, thumb))
     except InputError as exc:
         report.error = str(exc)

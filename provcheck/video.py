@@ -54,6 +54,9 @@ class VideoLimits:
 class SampledFrame:
     time: float  # seconds from the start of the video
     image: Image.Image  # RGB, longest side <= WORKING_SIZE
+    #: RGB, longest side <= thumbnail.MAX_SIDE, scaled by the decoder straight from the frame when
+    #: previews were asked for (a third of the cost of shrinking ``image`` again); else None.
+    preview: Image.Image | None = None
 
 
 @dataclass(slots=True)
@@ -155,11 +158,13 @@ def sample_video(
     policy: SamplingPolicy | None = None,
     limits: VideoLimits | None = None,
     on_progress: Progress | None = None,
+    previews: bool = False,
 ) -> tuple[VideoFacts, Iterator[SampledFrame]]:
     """Open ``source`` (a path or the whole file in memory) and sample it lazily.
 
     Returns the facts (sha256 now; size, duration and counts as sampling goes) and an iterator of
     kept frames. Problems raise ``InputError`` naming the video, at open time or while iterating.
+    ``previews`` asks the decoder for a thumbnail-size copy of each kept frame as well.
     """
     limits = limits or VideoLimits()
     sampler = FrameSampler(policy)
@@ -182,7 +187,7 @@ def sample_video(
     else:
         from provcheck.video_av import av_frames
 
-        frames = av_frames(opener, facts, sampler, limits, on_progress)
+        frames = av_frames(opener, facts, sampler, limits, on_progress, previews)
     return facts, frames
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from provcheck.errors import InputError
 from provcheck.fingerprint import WORKING_SIZE
 from provcheck.sampling import FrameSampler
+from provcheck.thumbnail import MAX_SIDE as PREVIEW_SIZE
 from provcheck.video import (
     PROBE_SIZE,
     Progress,
@@ -34,6 +35,7 @@ def av_frames(
     sampler: FrameSampler,
     limits: VideoLimits,
     on_progress: Progress | None,
+    previews: bool = False,
 ) -> Iterator[SampledFrame]:
     av = _import_av(facts.name)
     from av.video.reformatter import VideoReformatter
@@ -50,10 +52,12 @@ def av_frames(
         probe: tuple[int, int] | None = None
         # Reformatters keep their scaling context between frames (a fresh one per call costs
         # more than decoding the frame).
-        to_gray, to_rgb = VideoReformatter(), VideoReformatter()
+        to_gray, to_rgb, to_preview = VideoReformatter(), VideoReformatter(), VideoReformatter()
+        preview: tuple[int, int] | None = None
         for t, frame in _decoded(container, stream, facts, limits):
             if probe is None or working is None or (frame.width, frame.height) != working[2:]:
                 probe = scaled(frame.width, frame.height, PROBE_SIZE)
+                preview = scaled(frame.width, frame.height, PREVIEW_SIZE)
                 working = (
                     *scaled(frame.width, frame.height, WORKING_SIZE),
                     frame.width,
@@ -70,9 +74,14 @@ def av_frames(
             image = to_rgb.reformat(
                 frame, width=working[0], height=working[1], format="rgb24", interpolation="AREA"
             ).to_image()
+            small = None
+            if previews and preview is not None:
+                small = to_preview.reformat(
+                    frame, width=preview[0], height=preview[1], format="rgb24", interpolation="AREA"
+                ).to_image()
             facts.frames_kept += 1
             check_running(facts, limits, t)
-            yield SampledFrame(round(t, 3), image)
+            yield SampledFrame(round(t, 3), image, small)
 
 
 def _open_stream(container: Any, facts: VideoFacts, limits: VideoLimits) -> tuple[Any, float]:

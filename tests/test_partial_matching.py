@@ -163,3 +163,25 @@ def test_no_keypoints_finds_copies_but_not_crops(tmp_path):
     fast = json.loads(CliRunner().invoke(cli, [*args, "--no-keypoints"]).stdout)["results"]
     assert [r["status"] for r in full] == ["match", "match"]
     assert [r["status"] for r in fast] == ["match", "clean"]
+
+
+def test_spread_ranks_keypoints_per_cell_as_the_plain_loop_does():
+    """The vectorised round-robin order of ``_spread`` equals the loop it replaced."""
+    import numpy as np
+
+    from provcheck.features import _spread
+
+    rng = np.random.default_rng(7)
+    for n, keep in ((1, 1), (50, 20), (2000, 512)):
+        points = rng.uniform(0, [640, 360], size=(n, 2)).astype(np.float32)
+        responses = rng.choice(rng.uniform(0, 1, size=max(1, n // 3)), size=n).astype(np.float32)
+        cells = (
+            np.minimum(points[:, 0] * 4 // 640, 3) * 4 + np.minimum(points[:, 1] * 4 // 360, 3)
+        ).astype(int)
+        rank = np.zeros(n, dtype=int)
+        seen: dict[int, int] = {}
+        for i in np.argsort(-responses, kind="stable"):
+            rank[i] = seen.get(cells[i], 0)
+            seen[cells[i]] = rank[i] + 1
+        expected = np.lexsort((-responses, rank))[:keep]
+        assert _spread(points, responses, (640, 360), keep).tolist() == expected.tolist()

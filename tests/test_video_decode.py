@@ -33,6 +33,16 @@ def test_video_is_sampled_into_timed_working_copies(tmp_path, codec, suffix):
     assert any(2.0 <= t <= 2.3 for t in times)
 
 
+def test_previews_come_from_the_decoder_only_when_asked(tmp_path):
+    path = write_scenes(tmp_path / "clip.mp4", [(1, 1.0), (2, 1.0)], size=(480, 270))
+    _, plain = sample(path)
+    assert plain and all(f.preview is None for f in plain)
+    _, frames = sample(path, previews=True)
+    assert [f.time for f in frames] == [f.time for f in plain]
+    assert all(f.preview is not None and f.preview.size == (160, 90) for f in frames)
+    assert all(f.preview.mode == "RGB" for f in frames if f.preview is not None)
+
+
 def test_static_video_keeps_one_frame_per_picture(tmp_path):
     from tests.video_samples import scene_frame
 
