@@ -1,7 +1,7 @@
 """Video figures: ingest speed against decode-only speed, still recall, clip segments.
 
     python benchmarks/video.py [--devset ../shared/devset] [--stills 20] [--seed 1]
-        [--change-distance 24] [--max-gap 2.0] [--duplicate-distance 8]
+        [--change-distance 24] [--max-gap 2.0] [--duplicate-distance 8] [--thumbnails]
 
 Run on one core (``jobs=1``; PyAV's frame threads off), so the figures are per core. Everything is
 measured in this run: the decode-only pass over each video (the same decoder settings ingest uses,
@@ -39,20 +39,18 @@ HERE = Path(__file__).resolve().parent
 DEFAULT_DEVSET = HERE.parent.parent / "shared" / "devset"
 
 
-def decode_only(path: Path) -> tuple[float, float, int]:
-    """(seconds of video, wall seconds, frames) decoding with ingest's decoder settings."""
-    started = time.perf_counter()
+def decode_only(path: Path) -> tuple[float, float, float]:
+    """(seconds of video, wall seconds, CPU seconds) decoding with ingest's decoder settings."""
+    started, cpu = time.perf_counter(), time.process_time()
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         stream.thread_type = "NONE"
         stream.codec_context.skip_frame = "NONREF"
         stream.codec_context.options = {"skip_loop_filter": "all"}
-        frames = 0
         last = 0.0
         for frame in container.decode(stream):
-            frames += 1
             last = float(frame.time or 0.0)
-    return last, time.perf_counter() - started, frames
+    return last, time.perf_counter() - started, time.process_time() - cpu
 
 
 def all_frames(path: Path) -> list[tuple[float, Image.Image]]:
@@ -110,28 +108,34 @@ def make_clip(frames: list[tuple[float, Image.Image]], start: float, out: Path) 
         container.mux(stream.encode(None))
 
 
-def ingest_figures(videos: list[Path], db: Path, policy: SamplingPolicy, repeat: int) -> None:
+def ingest_figures(
+    videos: list[Path], db: Path, policy: SamplingPolicy, repeat: int, thumbnails: bool
+) -> None:
     """Ingest speed against decode-only speed, best of ``repeat`` runs each (the machine is
     shared: the best run is the one least disturbed by other work)."""
     print(f"\n## ingest (one core, best of {repeat})")
     print(
         f"{'video':32} {'size':>9} {'dur s':>6} {'decode x':>9} {'ingest x':>9} "
-        f"{'ratio':>6} {'frames':>7} {'per min':>8}"
+        f"{'ratio':>6} {'frames':>7} {'per min':>8} {'CPU: decode x':>14} {'ingest x':>9}"
     )
-    totals = [0.0, 0.0, 0.0, 0]
+    totals = [0.0, 0.0, 0.0, 0, 0.0, 0.0]
     with open_store(db, create=True) as store:
         with store.transaction():
             source_id, _ = store.ensure_source(SourceInfo("devset videos", "game"))
         for path in videos:
             duration, dec_s, ing_s, added = 0.0, float("inf"), float("inf"), 0
+            dec_cpu, ing_cpu = float("inf"), float("inf")
             for run in range(repeat):
-                duration, seconds, _ = decode_only(path)
-                dec_s = min(dec_s, seconds)
+                duration, seconds, cpu = decode_only(path)
+                dec_s, dec_cpu = min(dec_s, seconds), min(dec_cpu, cpu)
                 with store.transaction():  # a fresh source per run: nothing is "already present"
                     target, _ = store.ensure_source(SourceInfo(f"run {run}", "game"))
-                started = time.perf_counter()
-                report = add_video(store, target, path, origin=path.name, policy=policy)
+                started, cpu_started = time.perf_counter(), time.process_time()
+                report = add_video(
+                    store, target, path, origin=path.name, policy=policy, thumbnails=thumbnails
+                )
                 ing_s = min(ing_s, time.perf_counter() - started)
+                ing_cpu = min(ing_cpu, time.process_time() - cpu_started)
                 if report.error:
                     sys.exit(report.error)
                 added = report.frames_added
@@ -141,8 +145,9 @@ def ingest_figures(videos: list[Path], db: Path, policy: SamplingPolicy, repeat:
                     _move_frames(store, target, source_id)
             with av.open(str(path)) as c:
                 size = f"{c.streams.video[0].width}x{c.streams.video[0].height}"
-            _ingest_row(path.name, size, duration, dec_s, ing_s, added)
-            for i, value in enumerate((duration, dec_s, ing_s, added)):
+            row = (duration, dec_s, ing_s, added, dec_cpu, ing_cpu)
+            _ingest_row(path.name, size, *row)
+            for i, value in enumerate(row):
                 totals[i] += value
         for source in store.sources():
             if source.id != source_id:
@@ -150,7 +155,8 @@ def ingest_figures(videos: list[Path], db: Path, policy: SamplingPolicy, repeat:
     _ingest_row("all", "", *totals)  # type: ignore[arg-type]
     print(
         "(decode x / ingest x: seconds of video per wall second; ratio = ingest speed as a"
-        " fraction of decode-only speed)"
+        " fraction of decode-only speed; CPU: the same per second of this process's CPU time,"
+        f" steadier than wall time on a shared machine; previews {'on' if thumbnails else 'off'})"
     )
 
 
@@ -174,10 +180,20 @@ def _move_frames(store: Store, from_id: int, to_id: int) -> None:
                 store.put_features(new_id, features[item.id])
 
 
-def _ingest_row(name: str, size: str, duration: float, dec_s: float, ing_s: float, n: int) -> None:
+def _ingest_row(
+    name: str,
+    size: str,
+    duration: float,
+    dec_s: float,
+    ing_s: float,
+    n: int,
+    dec_cpu: float,
+    ing_cpu: float,
+) -> None:
     print(
         f"{name:32} {size:>9} {duration:6.1f} {duration / dec_s:8.1f}x"
         f" {duration / ing_s:8.1f}x {dec_s / ing_s:6.2f} {n:7d} {n / duration * 60:8.1f}"
+        f" {duration / dec_cpu:13.1f}x {duration / ing_cpu:8.1f}x"
     )
 
 
@@ -325,6 +341,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--solid-frames", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3, help="ingest timing: best of N runs")
+    parser.add_argument(
+        "--thumbnails",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="keep previews while ingesting, as `db add` does by default (default: off)",
+    )
     defaults = SamplingPolicy()
     parser.add_argument("--change-distance", type=int, default=defaults.change_distance)
     parser.add_argument("--max-gap", type=float, default=defaults.max_gap_s)
@@ -337,7 +359,7 @@ def main() -> None:
     print(f"policy: {policy}; machine: 2 cores shared with other jobs, one used here")
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        ingest_figures(videos, tmp / "refs.sqlite", policy, args.repeat)
+        ingest_figures(videos, tmp / "refs.sqlite", policy, args.repeat, args.thumbnails)
         with open_store(tmp / "refs.sqlite") as store:
             matcher = Matcher([ReferenceSet(store, ("pdq", "phash"))])
             clips = still_figures(videos, matcher, args.stills, random.Random(args.seed), tmp)
