@@ -5,9 +5,10 @@
 Each video is ingested for real (``add_video``, thumbnails on as ``db add`` does by default) and
 then replayed stage by stage with the same library calls and a timer around each: demux + decode,
 the sampler's grey probe (scale + PDQ of 128 px), the sampling decision, and for kept frames only
-the working copy (scale + RGB conversion), PDQ, pHash, ORB keypoints, the preview, and the SQLite
-writes of one transaction. The stage sum should land near the real ingest time; the difference is
-the loop's own overhead. Best of ``--repeat`` runs per stage (the machine is shared).
+the working copy (scale + RGB conversion), PDQ, pHash, ORB keypoints, the preview (scaled by the
+decoder, then encoded), and the SQLite writes of one transaction. The stage sum should land near
+the real ingest time; the difference is the loop's own overhead. Best of ``--repeat`` runs per
+stage (the machine is shared).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from provcheck.fingerprint import WORKING_SIZE, Fingerprint, PdqHasher, PHasher
 from provcheck.ingest import add_video, stored_hashes
 from provcheck.sampling import FrameSampler, SamplingPolicy
 from provcheck.store import SourceInfo, open_store
+from provcheck.thumbnail import MAX_SIDE as PREVIEW_SIZE
 from provcheck.thumbnail import make_thumbnail
 from provcheck.video import PROBE_SIZE, VideoFacts, VideoLimits, probe_hash, scaled
 
@@ -74,11 +76,12 @@ def replay(path: Path, db: Path, policy: SamplingPolicy) -> tuple[Timers, int, f
     timers = Timers()
     facts = VideoFacts(path.name, "0" * 64)
     sampler = FrameSampler(policy)
-    to_gray, to_rgb = VideoReformatter(), VideoReformatter()
+    to_gray, to_rgb, to_preview = VideoReformatter(), VideoReformatter(), VideoReformatter()
     kept = []
     for t, frame in _decoded_timed(path, facts, timers):
         probe = scaled(frame.width, frame.height, PROBE_SIZE)
         working = scaled(frame.width, frame.height, WORKING_SIZE)
+        small = scaled(frame.width, frame.height, PREVIEW_SIZE)
         gray = timers.time(
             "probe: scale to grey 128 px",
             lambda f=frame, p=probe: to_gray.reformat(
@@ -97,7 +100,13 @@ def replay(path: Path, db: Path, policy: SamplingPolicy) -> tuple[Timers, int, f
         pdq, quality = timers.time("kept: PDQ", PdqHasher().compute_with_quality, image)
         phash = timers.time("kept: pHash", PHasher().compute, image)
         features = timers.time("kept: ORB keypoints", extract, image, REFERENCE_FEATURES)
-        thumb = timers.time("kept: preview (thumbnail)", make_thumbnail, image)
+        preview = timers.time(
+            "kept: preview, scaled by the decoder",
+            lambda f=frame, p=small: to_preview.reformat(
+                f, width=p[0], height=p[1], format="rgb24", interpolation="AREA"
+            ).to_image(),
+        )
+        thumb = timers.time("kept: preview, WebP encode", make_thumbnail, preview)
         fp = Fingerprint({"pdq": pdq, "phash": phash}, quality, features)
         kept.append((t, fp, thumb))
     with open_store(db, create=True) as store:

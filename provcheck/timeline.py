@@ -64,9 +64,10 @@ def stretches_of(match: Match, ref: ReferenceSet) -> list[Stretch]:
             same_video = (other.source_id, other.item_key) == (item.source_id, item.item_key)
             if same_video and other.frame_time not in (None, item.frame_time):
                 times.append(other.frame_time)
-        spans = [
-            (t, ref.store.next_frame_time(item.source_id, item.item_key, t)) for t in set(times)
-        ]
+        # Bounded work however often a picture recurs (a menu shown all through a long video):
+        # the report lists MAX_STRETCHES at most, earliest first.
+        wanted = [item.frame_time, *sorted(set(times[1:]))[: 4 * MAX_STRETCHES]]
+        spans = [(t, ref.store.next_frame_time(item.source_id, item.item_key, t)) for t in wanted]
     own = next(span for span in spans if span[0] == item.frame_time)
     merged = _merge(sorted(spans, key=lambda span: span[0]))
     first = next(span for span in merged if _contains(span, own[0]))
