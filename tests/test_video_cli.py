@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 import sys
 
@@ -279,3 +280,28 @@ def test_video_url_is_fetched_and_scanned_as_a_clip(reference, tmp_path):
     assert broken["status"] == "error" and "broken.webm" in broken["error"]
     assert big["status"] == "error" and "video is 1,099,511,627,776 bytes" in big["error"]
     assert result.exit_code == 2
+
+
+def test_still_from_a_held_picture_reports_the_stretch_and_where_else_it_is_shown(tmp_path):
+    """A picture held for 5 s, then another scene, then the first picture again: a still of it
+    names a frame and says, in JSON and text, how long it is held and where else it is shown."""
+    held = scene_frame(21, 0.0)
+    images = [held] * 50 + [im for _, im in frames_for([(22, 2.0)], 10)] + [held] * 20
+    video = write_video(tmp_path / "held.mp4", images, fps=10)
+    db = tmp_path / "refs.sqlite"
+    added = CliRunner().invoke(
+        cli, ["db", "add", str(video), "--db", str(db), "--label", "Held", "--category", "game"]
+    )
+    assert added.exit_code == 0, added.output
+    still = tmp_path / "still.jpg"
+    still.write_bytes(jpeg_bytes(held))
+    _, doc = scan_json(db, still)
+    best = doc["results"][0]["matches"][0]
+    spans = [[best["frame_time"], best["frame_until"]], *best["same_picture_at"]]
+    starts = sorted(round(start) for start, _ in spans)
+    assert starts == [0, 7]
+    first = min(spans)
+    assert first[1] is not None and first[1] >= 4.9
+    text = CliRunner().invoke(cli, ["scan", str(still), "--db", str(db), "-j", "1"]).output
+    said = r"frame at 00:00:00\.0 \(same picture until 00:00:0[56]\.\d\), also shown at 00:00:0[78]"
+    assert re.search(said + r"\.\d to the end", text), text
