@@ -90,3 +90,13 @@ def test_reports_say_how_long_the_picture_is_held_and_where_else_it_is_shown(db_
         assert record["same_picture_at"] == [[6.0, 7.0]]
         (short,) = with_stretches([_match(ref, ids[6.0])], [ref])
         assert "(same picture until" not in describe_match(short, None)  # 1 s: ordinary spacing
+
+
+def test_html_details_show_the_stretch_and_the_other_times(db_path):
+    from provcheck.report.html import _details
+
+    store, ref, ids = _reference_set(db_path)
+    with store:
+        (first,) = with_stretches([_match(ref, ids[0.0])], [ref])
+        html = _details(match_record(first, None))
+        assert "00:00:00.0 (same picture until 00:00:04.0), also shown at 00:00:06.0" in html

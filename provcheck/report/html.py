@@ -21,7 +21,7 @@ from provcheck.matcher import Match
 from provcheck.report.records import (
     ScanSummary,
     describe_days,
-    format_frame_time,
+    describe_frame_times,
     result_record,
 )
 from provcheck.scan import CLEAN, ERROR, INSUFFICIENT, MATCH, ScanResult
@@ -200,7 +200,9 @@ def _details(m: dict[str, Any]) -> str:
         )
     rows.append(("first seen", first_seen))
     if m["frame_time"] is not None:
-        rows.append(("frame time", _e(format_frame_time(float(m["frame_time"])))))
+        shown = [(float(m["frame_time"]), m.get("frame_until"))]
+        shown += [(float(start), end) for start, end in m.get("same_picture_at") or []]
+        rows.append(("frame time", _e(describe_frame_times(shown[0][0], tuple(shown)))))
     distances = ", ".join(f"{_e(k)} {int(v)}" for k, v in m["distances"].items())
     rows += [
         ("confidence", f"{float(m['confidence']):.2f}"),

@@ -66,6 +66,40 @@ def format_frame_time(seconds: float) -> str:
     return f"{whole // 3600:02d}:{whole % 3600 // 60:02d}:{whole % 60:02d}.{int(seconds % 1 * 10)}"
 
 
+#: A stored frame's stretch is spelled out when longer than this (seconds): shorter ones are the
+#: ordinary spacing of sampled frames, and the frame time alone is as precise as a reader needs.
+LONG_STRETCH_S = 2.0
+#: Other times showing the same picture listed in one line; the JSON record has all of them.
+SAME_PICTURE_LISTED = 3
+
+
+def _span(start: float, end: float | None) -> str:
+    if end is None:
+        return f"{format_frame_time(start)} to the end"
+    if end - start > LONG_STRETCH_S:
+        return f"{format_frame_time(start)}-{format_frame_time(end)}"
+    return format_frame_time(start)
+
+
+def describe_frame_times(
+    frame_time: float, shown_at: tuple[tuple[float, float | None], ...]
+) -> str:
+    """The frame time, with the stretch the picture is held for when that is long, and the other
+    times the reference video shows the same picture (the still cannot tell them apart)."""
+    text = format_frame_time(frame_time)
+    if not shown_at:
+        return text
+    start, end = shown_at[0]
+    if end is not None and end - start > LONG_STRETCH_S:
+        text += f" (same picture until {format_frame_time(end)})"
+    others = shown_at[1:]
+    if others:
+        listed = ", ".join(_span(s, e) for s, e in others[:SAME_PICTURE_LISTED])
+        more = len(others) - SAME_PICTURE_LISTED
+        text += f", also shown at {listed}" + (f" and {more} more" if more > 0 else "")
+    return text
+
+
 def match_record(match: Match, claimed: date | None) -> dict[str, Any]:
     item, source = match.item, match.item.source
     days = days_before_claim(source.first_seen, claimed)

@@ -10,49 +10,17 @@ from provcheck.report.records import (
     ScanSummary,
     days_before_claim,
     describe_days,
+    describe_frame_times,
     format_frame_time,
 )
 from provcheck.scan import CLEAN, ERROR, INSUFFICIENT, MATCH, ScanResult
-
-#: A stored frame's stretch is spelled out when longer than this (seconds): shorter ones are the
-#: ordinary spacing of sampled frames, and the frame time alone is as precise as a reader needs.
-LONG_STRETCH_S = 2.0
-#: Other times showing the same picture listed in one line; the JSON record has all of them.
-SAME_PICTURE_LISTED = 3
-
-
-def _span(start: float, end: float | None) -> str:
-    if end is None:
-        return f"{format_frame_time(start)} to the end"
-    if end - start > LONG_STRETCH_S:
-        return f"{format_frame_time(start)}-{format_frame_time(end)}"
-    return format_frame_time(start)
-
-
-def describe_frame_times(
-    frame_time: float, shown_at: tuple[tuple[float, float | None], ...]
-) -> str:
-    """ "frame at T", with the stretch the picture is held for when that is long, and the other
-    times the reference video shows the same picture (the still cannot tell them apart)."""
-    text = f"frame at {format_frame_time(frame_time)}"
-    if not shown_at:
-        return text
-    start, end = shown_at[0]
-    if end is not None and end - start > LONG_STRETCH_S:
-        text += f" (same picture until {format_frame_time(end)})"
-    others = shown_at[1:]
-    if others:
-        listed = ", ".join(_span(s, e) for s, e in others[:SAME_PICTURE_LISTED])
-        more = len(others) - SAME_PICTURE_LISTED
-        text += f", also shown at {listed}" + (f" and {more} more" if more > 0 else "")
-    return text
 
 
 def describe_match(match: Match, claimed: date | None) -> str:
     item, source = match.item, match.item.source
     parts = [f'"{source.label}" ({source.category})']
     if item.frame_time is not None:
-        parts.append(describe_frame_times(item.frame_time, match.shown_at))
+        parts.append(f"frame at {describe_frame_times(item.frame_time, match.shown_at)}")
     parts.append(f"first seen {source.first_seen or 'unknown'}")
     days = days_before_claim(source.first_seen, claimed)
     if days is not None:
