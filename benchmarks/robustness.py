@@ -23,6 +23,7 @@ that gives the same pooled false-positive rate as provcheck in this run.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import sys
 import tempfile
@@ -227,7 +228,12 @@ def main() -> None:  # noqa: PLR0915 - a report, top to bottom
                     jobs.append((name, int(rng.integers(1 << 31)), str(p.path), p.key))
                     truth.append((p.key, is_ref))
         t0 = time.perf_counter()
-        with ProcessPoolExecutor(args.jobs, initializer=_init, initargs=(str(db),)) as pool:
+        # Fresh interpreters, not forks: forking this process (which holds decoder and pool
+        # threads by now) left the worker stuck on a lock before it ran anything, twice.
+        spawn = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(
+            args.jobs, mp_context=spawn, initializer=_init, initargs=(str(db),)
+        ) as pool:
             results = list(pool.map(_query, jobs, chunksize=8))
         wall = time.perf_counter() - t0
         print(

@@ -20,6 +20,15 @@ pack, in the user cache folder under a name derived from the database's absolute
 
 (``chunks_per_word`` in the manifest, 4 or 3, says how each 64-bit word was cut into chunks.)
 
+The keypoint retrieval index (``keypoint_index.KeypointIndex``) of a database with at least
+``KEYPOINT_SIDECAR_MIN_ITEMS`` items with keypoints lives in the same folder::
+
+        orb.json                      manifest, as above, plus ``items`` (distinct owners)
+        orb-<token>.owners.npy        int64 (rows,)       item owning each retrieval descriptor
+        orb-<token>.descriptors.npy   uint8 (rows, 32)    the retrieval descriptors (ORB)
+        orb-<token>.order.npy         int32 (16, rows)    KeypointIndex.order
+        orb-<token>.starts.npy        int32 (16 * 65537,) KeypointIndex.starts
+
 The manifest's ``key`` is ``Store.content_key()`` (the database's generation, bumped by a trigger
 on every hash insert or delete, plus its last hash row): when it no longer matches, the sidecar
 is stale and is rebuilt from SQLite, the source of truth. The folder is derived data: deleting it
@@ -40,11 +49,16 @@ import numpy as np
 
 from provcheck.fingerprint import get_hasher
 from provcheck.index import HammingIndex, LinearIndex, MultiIndex, wants_multi_index
-from provcheck.store import KindArrays, Store
+from provcheck.keypoint_index import KeypointIndex
+from provcheck.store import FEATURE_KIND, KindArrays, Store
 
 FORMAT_NAME = "provcheck-arrays"
 FORMAT_VERSION = 1
 _ARRAYS = ("hash_ids", "item_ids", "codes", "order", "starts")
+_KEYPOINT_ARRAYS = ("owners", "descriptors", "order", "starts")
+#: Items with keypoints from which the keypoint index is kept as a sidecar: below, building it
+#: takes a few milliseconds and the ``packed`` blob in SQLite holds its descriptors.
+KEYPOINT_SIDECAR_MIN_ITEMS = 1_000
 
 
 def sidecar_dir(db_path: Path) -> Path:
@@ -82,11 +96,39 @@ def load_search(store: Store, kind: str) -> tuple[KindArrays, HammingIndex]:
     return arrays, index
 
 
+def load_keypoints(store: Store) -> KeypointIndex:
+    """The keypoint retrieval index of ``store``: memory-mapped from a fresh sidecar, else built
+    from the database (and, past ``KEYPOINT_SIDECAR_MIN_ITEMS`` items, saved for next time)."""
+    small = store.feature_count() < KEYPOINT_SIDECAR_MIN_ITEMS
+    key = store.content_key()
+    folder = sidecar_dir(store.path)
+    if not small:
+        found = _read(folder, FEATURE_KIND, key, _KEYPOINT_ARRAYS)
+        if found is not None:
+            with contextlib.suppress(ValueError, KeyError, TypeError):
+                manifest, loaded = found
+                if loaded["owners"].dtype == np.dtype("<i8") and loaded["order"].dtype == np.dtype(
+                    "<i4"
+                ):
+                    return KeypointIndex(**loaded, items=int(manifest["items"]))
+    arrays = store.kind_arrays(FEATURE_KIND)
+    index = KeypointIndex.build(arrays.item_ids, arrays.codes)
+    if not small:
+        data = {name: getattr(index, name) for name in _KEYPOINT_ARRAYS}
+        with contextlib.suppress(OSError):
+            _write(folder, FEATURE_KIND, key, data, {"rows": len(index), "items": index.items})
+    return index
+
+
 def _manifest_path(folder: Path, kind: str) -> Path:
     return folder / f"{kind}.json"
 
 
-def _load(folder: Path, kind: str, key: dict[str, Any]) -> tuple[KindArrays, MultiIndex] | None:
+def _read(
+    folder: Path, kind: str, key: dict[str, Any], names: tuple[str, ...]
+) -> tuple[dict[str, Any], dict[str, np.ndarray]] | None:
+    """The manifest and memory-mapped arrays of a fresh sidecar, or None (missing, stale,
+    half-written or foreign: the caller rebuilds from the database)."""
     try:
         manifest = json.loads(_manifest_path(folder, kind).read_text(encoding="utf-8"))
         if (
@@ -98,8 +140,19 @@ def _load(folder: Path, kind: str, key: dict[str, Any]) -> tuple[KindArrays, Mul
             return None
         loaded = {
             name: np.load(folder / manifest["files"][name], mmap_mode="r", allow_pickle=False)
-            for name in _ARRAYS
+            for name in names
         }
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return manifest, loaded
+
+
+def _load(folder: Path, kind: str, key: dict[str, Any]) -> tuple[KindArrays, MultiIndex] | None:
+    found = _read(folder, kind, key, _ARRAYS)
+    if found is None:
+        return None
+    manifest, loaded = found
+    try:
         rows = int(manifest["rows"])
         arrays = KindArrays(kind, loaded["hash_ids"], loaded["item_ids"], loaded["codes"])
         if not (
@@ -112,17 +165,13 @@ def _load(folder: Path, kind: str, key: dict[str, Any]) -> tuple[KindArrays, Mul
             return None
         per_word = int(manifest["chunks_per_word"])
         return arrays, MultiIndex(arrays.codes, loaded["order"], loaded["starts"], per_word)
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return None  # missing, half-written or foreign: rebuild from the database
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None  # foreign: rebuild from the database
 
 
 def _save(
     folder: Path, kind: str, key: dict[str, Any], arrays: KindArrays, index: MultiIndex
 ) -> None:
-    """Write the arrays under fresh names, then switch the manifest over in one rename, so a
-    reader sees the old sidecar or the new one, never a mix."""
-    folder.mkdir(parents=True, exist_ok=True)
-    token = secrets.token_hex(6)
     data = {
         "hash_ids": np.ascontiguousarray(arrays.hash_ids, dtype="<i8"),
         "item_ids": np.ascontiguousarray(arrays.item_ids, dtype="<i8"),
@@ -130,16 +179,30 @@ def _save(
         "order": np.ascontiguousarray(index.order, dtype="<i4"),
         "starts": np.ascontiguousarray(index.starts, dtype="<i4"),
     }
-    files = {name: f"{kind}-{token}.{name}.npy" for name in _ARRAYS}
+    extra = {"rows": len(arrays.item_ids), "chunks_per_word": index.per_word}
+    _write(folder, kind, key, data, extra)
+
+
+def _write(
+    folder: Path,
+    kind: str,
+    key: dict[str, Any],
+    data: dict[str, np.ndarray],
+    extra: dict[str, Any],
+) -> None:
+    """Write the arrays under fresh names, then switch the manifest over in one rename, so a
+    reader sees the old sidecar or the new one, never a mix."""
+    folder.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_hex(6)
+    files = {name: f"{kind}-{token}.{name}.npy" for name in data}
     for name, array in data.items():
-        np.save(folder / files[name], array, allow_pickle=False)
+        np.save(folder / files[name], np.ascontiguousarray(array), allow_pickle=False)
     manifest = {
         "format": FORMAT_NAME,
         "version": FORMAT_VERSION,
         "kind": kind,
         "key": key,
-        "rows": len(arrays.item_ids),
-        "chunks_per_word": index.per_word,
+        **extra,
         "files": files,
     }
     tmp = folder / f"{kind}-{token}.json.tmp"

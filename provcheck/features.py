@@ -19,10 +19,6 @@ REFERENCE_FEATURES = 512
 QUERY_FEATURES = 700
 #: The strongest keypoints of each reference that go into the in-memory retrieval array.
 RETRIEVAL_FEATURES = 64
-#: Largest number of items whose keypoints are indexed for retrieval in one scan: building the
-#: index costs ~1 s per 10,000 items and a query's votes ~85 ms there (this project's machine).
-#: Past it, only hash candidates are verified, and the scan summary says so per database.
-MAX_RETRIEVAL_ITEMS = 10_000
 #: Smallest side (pixels) a query is brought up to before detection: ORB needs ~30 px margins.
 MIN_DETECT_SIDE = 320
 

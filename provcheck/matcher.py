@@ -12,12 +12,13 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from provcheck.arraycache import load_search
+from provcheck.arraycache import load_keypoints, load_search
 from provcheck.calibration import MIN_INLIERS, calibrated_confidence, evidence
-from provcheck.features import MAX_RETRIEVAL_ITEMS, Features
+from provcheck.features import Features
 from provcheck.fingerprint import QueryFingerprint, get_hasher
-from provcheck.index import HammingIndex, KeypointVotes
-from provcheck.store import FEATURE_KIND, ItemRecord, KindArrays, Region, Store
+from provcheck.index import HammingIndex
+from provcheck.keypoint_index import MAX_RETRIEVAL_ITEMS, KeypointIndex, Votes
+from provcheck.store import ItemRecord, KindArrays, Region, Store
 from provcheck.verify import Verification, verify
 
 #: A query keypoint votes for the item owning its nearest stored keypoint within this distance.
@@ -85,14 +86,11 @@ class ReferenceSet:
         #: Keypoint retrieval indexes at most MAX_RETRIEVAL_ITEMS items (reported per database);
         #: past it only hash candidates are verified.
         self.keypoint_retrieval = len(self._feature_items) <= MAX_RETRIEVAL_ITEMS
-        keypoints = (
-            store.kind_arrays(FEATURE_KIND)
+        self.keypoints = (
+            load_keypoints(store)
             if self.keypoint_retrieval
-            else KindArrays(
-                FEATURE_KIND, *(np.zeros(0, np.int64),) * 2, np.zeros((0, 32), np.uint8)
-            )
+            else KeypointIndex.build(np.zeros(0, np.int64), np.zeros((0, 32), np.uint8))
         )
-        self.keypoints = KeypointVotes(keypoints.item_ids, keypoints.codes)
 
     def has_features(self, item_id: int) -> bool:
         """Whether the item has keypoints (hash-only imports have none); owners are sorted."""
@@ -211,14 +209,17 @@ class Matcher:
     def _local_candidates(self, ref: ReferenceSet, query: QueryFingerprint) -> list[int]:
         if not ref.keypoint_retrieval:
             return []
-        votes: dict[int, int] = {}
+        votes: dict[int, Votes] = {}
         for features in (query.fingerprint.features, query.mirrored_features):
             if features is None:
                 continue
             strongest = features.descriptors[:QUERY_VOTERS]
-            for item_id, n in ref.keypoints.votes(strongest, VOTE_DISTANCE).items():
-                votes[item_id] = max(votes.get(item_id, 0), n)
-        ranked = sorted((n, item) for item, n in votes.items() if n >= MIN_VOTES)
+            for item_id, found in ref.keypoints.votes(strongest, VOTE_DISTANCE).items():
+                held = votes.get(item_id)
+                if held is None or found.score > held.score:
+                    votes[item_id] = found
+        # The most distinctive votes first (a shared HUD votes for thousands of frames).
+        ranked = sorted((v.score, item) for item, v in votes.items() if v.count >= MIN_VOTES)
         return [item for _, item in reversed(ranked[-MAX_VERIFIED:])]
 
     def _match_one_set(self, ref: ReferenceSet, query: QueryFingerprint) -> list[Match]:

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from provcheck.errors import DatabaseError, UsageError
-from provcheck.features import MAX_RETRIEVAL_ITEMS, RETRIEVAL_FEATURES, Features
+from provcheck.features import RETRIEVAL_FEATURES, Features
 from provcheck.fingerprint import Hash, get_hasher
 from provcheck.index import wants_multi_index
 from provcheck.schema import APPLICATION_ID, CATEGORIES, MIGRATIONS, SCHEMA_VERSION
@@ -117,6 +117,10 @@ class KindArrays:
 
 #: The `packed` kind holding every item's retrieval keypoints (see provcheck.features).
 FEATURE_KIND = "orb"
+#: Items with keypoints up to which their retrieval descriptors are also packed in SQLite (one
+#: blob, rewritten at every change). Larger databases keep them in the memory-mapped keypoint
+#: sidecar (provcheck.arraycache), built once per database change.
+PACKED_FEATURE_ITEMS = 10_000
 
 
 def _row_bytes(kind: str) -> int:
@@ -427,7 +431,10 @@ class Store:
                 out[int(item_id)] = Features.from_blob(bytes(blob))
         return out
 
-    def _feature_count(self) -> int:
+    def feature_count(self) -> int:
+        """How many items have keypoints."""
+        if not self._has_table("features"):
+            return 0
         return int(self._conn.execute("SELECT count(*) FROM features").fetchone()[0])
 
     def feature_item_ids(self) -> np.ndarray:
@@ -575,8 +582,8 @@ class Store:
     def _refresh_packed(self) -> None:
         generation = self.generation()
         kinds = [r[0] for r in self._conn.execute("SELECT DISTINCT kind FROM hashes")]
-        if self._has_table("features") and self._feature_count() <= MAX_RETRIEVAL_ITEMS:
-            kinds.append(FEATURE_KIND)  # larger: never loaded for retrieval, so not packed
+        if self._has_table("features") and self.feature_count() <= PACKED_FEATURE_ITEMS:
+            kinds.append(FEATURE_KIND)  # larger: read once into the sidecar, so not packed
         self._conn.execute("DELETE FROM packed")
         for kind in kinds:
             if kind != FEATURE_KIND and wants_multi_index(self.hash_count(kind), _row_bytes(kind)):

@@ -118,3 +118,56 @@ def test_unwritable_folder_uses_the_cache_folder(tmp_path: Path, monkeypatch) ->
     assert folder.is_relative_to(tmp_path / "cache")
     assert _answers(db, codes[:1]) == [[1]]
     assert (folder / "pdq.json").exists()
+
+
+def _fill_features(path: Path, items: int, seed: int = 0) -> np.ndarray:
+    """``items`` items with 80 random keypoints each (64 of them go into retrieval)."""
+    from provcheck.features import Features
+
+    rng = np.random.default_rng(seed)
+    desc = rng.integers(0, 256, (items, 80, 32), dtype=np.uint8)
+    with open_store(path, create=True) as store, store.transaction():
+        source_id, _ = store.ensure_source(SourceInfo(f"f{seed}", "game"))
+        for i in range(items):
+            item_id, _ = store.add_item(
+                source_id,
+                origin=f"o{i}",
+                item_key=f"f{seed}-{i}",
+                hashes=[StoredHash(Hash("pdq", desc[i, 0].tobytes()))],
+            )
+            points = rng.uniform(0, 300, (80, 2)).astype(np.float32)
+            store.put_features(item_id, Features(points, desc[i], 320, 320))
+    return desc
+
+
+def test_keypoint_sidecar_is_reused_and_rebuilt_when_features_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from provcheck.keypoint_index import KeypointIndex
+
+    monkeypatch.setattr(arraycache, "KEYPOINT_SIDECAR_MIN_ITEMS", 5)
+    db = tmp_path / "refs.sqlite"
+    desc = _fill_features(db, 12)
+    query = desc[[3, 7], :2].reshape(-1, 32)
+    with open_store(db) as store:
+        built = arraycache.load_keypoints(store)
+        reused = arraycache.load_keypoints(store)
+    fresh = KeypointIndex.build(np.repeat(np.arange(1, 13), 64), desc[:, :64].reshape(-1, 32))
+    assert isinstance(reused.order, np.memmap) and not isinstance(built.order, np.memmap)
+    assert built.votes(query, 0) == reused.votes(query, 0) == fresh.votes(query, 0)
+    assert {item: v.count for item, v in reused.votes(query, 0).items()} == {4: 2, 8: 2}
+    assert desc[3, 70].tobytes() not in reused.descriptors.tobytes()  # only the 64 strongest
+    assert len(list((tmp_path / "refs.sqlite.arrays").glob("orb-*.npy"))) == 4
+    _fill_features(db, 3, seed=1)  # the generation moves on: the sidecar is stale
+    with open_store(db) as store:
+        again = arraycache.load_keypoints(store)
+    assert not isinstance(again.order, np.memmap) and len(again) == 15 * 64
+    assert len(list((tmp_path / "refs.sqlite.arrays").glob("orb-*.npy"))) == 4
+
+
+def test_small_keypoint_index_keeps_no_sidecar(tmp_path: Path) -> None:
+    db = tmp_path / "refs.sqlite"
+    _fill_features(db, 3)
+    with open_store(db) as store:
+        assert len(arraycache.load_keypoints(store)) == 3 * 64
+    assert not list(tmp_path.glob("refs.sqlite.arrays/orb*"))

@@ -145,6 +145,29 @@ def test_past_the_retrieval_limit_only_hash_candidates_are_verified(tmp_path, mo
         assert _scan(limited, crop) == []  # no hash finds a half crop: the documented cost
 
 
+def test_crops_are_found_through_the_memory_mapped_keypoint_sidecar(tmp_path, monkeypatch):
+    """Past the sidecar threshold the keypoint index comes from ``<db>.arrays/``, built by the
+    first scan and memory-mapped by the next: a crop is still found, and the summary says so."""
+    import provcheck.arraycache as arraycache
+
+    monkeypatch.setattr(arraycache, "KEYPOINT_SIDECAR_MIN_ITEMS", 1)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    db = tmp_path / "refs.sqlite"
+    paths = [DATA / name for name in ("wesnoth.jpg", "supertuxkart.jpg")]
+    with open_store(db, create=True) as store:
+        add_files(store, SourceInfo("Games", "game"), paths, thumbnails=False)
+    crop = TRANSFORMS["crop_offcentre_50"](
+        Image.open(DATA / "wesnoth.jpg").convert("RGB"), np.random.default_rng(5)
+    )
+    for _ in range(2):  # builds the sidecar, then maps it
+        with open_store(db, readonly=True) as store:
+            ref = ReferenceSet(store, ("pdq", "phash"))
+            assert ref.keypoint_retrieval
+            found = _scan(Matcher([ref]), crop)
+        assert found and found[0].item.id == 1 and found[0].inliers > 0
+    assert isinstance(ref.keypoints.order, np.memmap)
+
+
 def test_no_keypoints_finds_copies_but_not_crops(tmp_path):
     import json
 
