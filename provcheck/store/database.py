@@ -1,7 +1,7 @@
-"""The reference database: sources with their provenance, items, and the hashes of each item.
+"""The open reference database: reads and writes of sources, items, hashes, previews and
+keypoints, in all-or-nothing transactions that also keep the packed search arrays current.
 
-SQLite in WAL mode is the single source of truth. Opening never writes to a file until it is known
-to be a provcheck database (or a new, empty one), so a wrong ``--db`` cannot damage anything.
+SQLite in WAL mode is the single source of truth.
 """
 
 from __future__ import annotations
@@ -9,8 +9,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
 
@@ -20,100 +19,16 @@ from provcheck.errors import DatabaseError, UsageError
 from provcheck.features import RETRIEVAL_FEATURES, Features
 from provcheck.fingerprint import Hash, get_hasher
 from provcheck.index import wants_multi_index
-from provcheck.schema import APPLICATION_ID, CATEGORIES, MIGRATIONS, SCHEMA_VERSION
+from provcheck.store.records import (
+    ItemRecord,
+    KindArrays,
+    NewItem,
+    Region,
+    Source,
+    SourceInfo,
+    StoredHash,
+)
 from provcheck.thumbnail import MIME_TYPES, Thumbnail
-
-Region = tuple[float, float, float, float]
-
-
-@dataclass(frozen=True, slots=True)
-class SourceInfo:
-    """Provenance shared by every item of one source: where the material came from and when."""
-
-    label: str
-    category: str
-    url: str | None = None
-    first_seen: str | None = None
-    license: str | None = None
-    notes: str | None = None
-
-    def __post_init__(self) -> None:
-        if not self.label.strip():
-            raise UsageError("a source needs a non-empty --label")
-        if self.category not in CATEGORIES:
-            raise UsageError(
-                f"category must be one of {', '.join(CATEGORIES)}, not {self.category!r}"
-            )
-        if self.first_seen is not None:
-            parse_date(self.first_seen, "--first-seen")
-
-
-def parse_date(text: str, what: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise UsageError(f"{what} must be a date as YYYY-MM-DD, not {text!r}") from None
-
-
-@dataclass(frozen=True, slots=True)
-class Source:
-    id: int
-    info: SourceInfo
-    item_count: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class StoredHash:
-    hash: Hash
-    quality: int | None = None
-    region: Region | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ItemRecord:
-    """One reference item with its source's provenance: what a match reports."""
-
-    id: int
-    source_id: int
-    origin: str
-    item_key: str
-    sha256: str | None
-    width: int | None
-    height: int | None
-    frame_time: float | None
-    source: SourceInfo
-    hashes: list[StoredHash] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True)
-class NewItem:
-    """An item to store with ``Store.add_items_bulk``: what ``add_item`` takes, as one value."""
-
-    source_id: int
-    origin: str
-    item_key: str
-    hashes: Sequence[StoredHash]
-    sha256: str | None = None
-    width: int | None = None
-    height: int | None = None
-    frame_time: float | None = None
-    thumbnail: Thumbnail | None = None
-
-    @property
-    def identity(self) -> tuple[int, str, float]:
-        """The key of the ``items_identity`` unique index (a still's frame_time counts as -1)."""
-        return (self.source_id, self.item_key, -1.0 if self.frame_time is None else self.frame_time)
-
-
-@dataclass(frozen=True, slots=True)
-class KindArrays:
-    """Everything a search over one hash kind needs, as flat arrays (row i = one stored hash)."""
-
-    kind: str
-    hash_ids: np.ndarray  # int64
-    item_ids: np.ndarray  # int64
-    codes: np.ndarray  # uint8, shape (rows, bytes per hash)
-
 
 #: The `packed` kind holding every item's retrieval keypoints (see provcheck.features).
 FEATURE_KIND = "orb"
@@ -657,132 +572,3 @@ class Store:
             },
             "bytes": self.path.stat().st_size if self.path.exists() else 0,
         }
-
-
-# -- opening -------------------------------------------------------------------------------------
-
-
-def _probe(path: Path) -> tuple[int, int, int]:
-    """(application_id, user_version, table count) read without writing a byte."""
-    uri = f"{path.resolve().as_uri()}?mode=ro"
-    try:
-        conn = sqlite3.connect(uri, uri=True)
-        try:
-            app = conn.execute("PRAGMA application_id").fetchone()[0]
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-        finally:
-            conn.close()
-    except sqlite3.DatabaseError as exc:
-        raise DatabaseError(
-            f"{path}: not a provcheck database ({exc}); refusing to use or change it"
-        ) from None
-    return int(app), int(version), int(tables)
-
-
-def _check_ours(path: Path) -> bool:
-    """Refuse a file that is not a provcheck database (or is too new); True if it is empty."""
-    try:
-        app, version, tables = _probe(path)
-    except PermissionError:
-        raise DatabaseError(f"{path}: permission denied") from None
-    if app != APPLICATION_ID and not (app == 0 and tables == 0):
-        raise DatabaseError(
-            f"{path}: not a provcheck database (a SQLite file of another program);"
-            " refusing to use or change it"
-        )
-    if version > SCHEMA_VERSION:
-        raise DatabaseError(
-            f"{path}: made by a newer provcheck (schema {version}, this one reads up to"
-            f" {SCHEMA_VERSION}); upgrade provcheck"
-        )
-    return tables == 0
-
-
-def open_store(path: Path, *, create: bool = False, readonly: bool = False) -> Store:
-    """Open the database at ``path``.
-
-    ``create`` makes a new database where none exists (and initialises an empty file); otherwise a
-    missing file is an error. ``readonly`` opens without ever writing (the bundled pack, shared
-    read-only copies). A file that is not a provcheck database is refused untouched.
-    """
-    path = Path(path).expanduser()
-    exists = path.exists()
-    if exists and path.is_dir():
-        raise DatabaseError(f"{path}: is a folder, not a database file")
-    if not exists and not create:
-        raise DatabaseError(f"{path}: no such database (create one with 'provcheck db add')")
-    fresh = not exists or path.stat().st_size == 0 or _check_ours(path)
-    if fresh and readonly:
-        raise DatabaseError(f"{path}: empty database, nothing to read")
-    if not exists:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise DatabaseError(f"{path}: cannot create the database folder ({exc})") from None
-    try:
-        if readonly:
-            conn = sqlite3.connect(
-                f"{path.resolve().as_uri()}?mode=ro",
-                uri=True,
-                isolation_level=None,
-                check_same_thread=False,
-            )
-        else:
-            conn = sqlite3.connect(
-                path, isolation_level=None, timeout=30.0, check_same_thread=False
-            )
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-        conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute("PRAGMA busy_timeout = 30000")
-    except sqlite3.Error as exc:
-        raise DatabaseError(f"{path}: cannot open ({exc})") from None
-    store = Store(conn, path, writable=not readonly)
-    if not readonly:
-        _migrate(conn, path)
-    return store
-
-
-def _migrate(conn: sqlite3.Connection, path: Path) -> None:
-    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-    if version >= SCHEMA_VERSION:
-        return
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-        for step in MIGRATIONS[version:]:
-            for statement in _statements(step):
-                conn.execute(statement)
-        conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        conn.execute("COMMIT")
-    except sqlite3.Error as exc:
-        conn.execute("ROLLBACK")
-        raise DatabaseError(f"{path}: could not upgrade the schema ({exc})") from None
-
-
-def _statements(script: str) -> Iterator[str]:
-    """Split a migration into statements (sqlite3.executescript would commit on its own)."""
-    buffer = ""
-    for line in script.splitlines(keepends=True):
-        buffer += line
-        if sqlite3.complete_statement(buffer):
-            statement = buffer.strip()
-            buffer = ""
-            if statement:
-                yield statement
-    if buffer.strip():
-        raise DatabaseError("internal error: incomplete statement in a migration")
-
-
-def default_db_path() -> Path:
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("provcheck", appauthor=False)) / "references.sqlite"
-
-
-def bundled_pack_path() -> Path:
-    """The reference pack shipped with provcheck (built by reference_db/build_pack.py)."""
-    from importlib.resources import files
-
-    return Path(str(files("provcheck.bundled").joinpath("pack.sqlite")))

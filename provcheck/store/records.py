@@ -1,0 +1,107 @@
+"""What the reference database holds, as plain values: sources and their provenance, items,
+hashes, and the flat arrays a search runs over. No SQL here, so the matcher and reports can use
+them without a database."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+
+from provcheck.errors import UsageError
+from provcheck.fingerprint import Hash
+from provcheck.schema import CATEGORIES
+from provcheck.thumbnail import Thumbnail
+
+Region = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceInfo:
+    """Provenance shared by every item of one source: where the material came from and when."""
+
+    label: str
+    category: str
+    url: str | None = None
+    first_seen: str | None = None
+    license: str | None = None
+    notes: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.label.strip():
+            raise UsageError("a source needs a non-empty --label")
+        if self.category not in CATEGORIES:
+            raise UsageError(
+                f"category must be one of {', '.join(CATEGORIES)}, not {self.category!r}"
+            )
+        if self.first_seen is not None:
+            parse_date(self.first_seen, "--first-seen")
+
+
+def parse_date(text: str, what: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"{what} must be a date as YYYY-MM-DD, not {text!r}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    id: int
+    info: SourceInfo
+    item_count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class StoredHash:
+    hash: Hash
+    quality: int | None = None
+    region: Region | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ItemRecord:
+    """One reference item with its source's provenance: what a match reports."""
+
+    id: int
+    source_id: int
+    origin: str
+    item_key: str
+    sha256: str | None
+    width: int | None
+    height: int | None
+    frame_time: float | None
+    source: SourceInfo
+    hashes: list[StoredHash] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class NewItem:
+    """An item to store with ``Store.add_items_bulk``: what ``add_item`` takes, as one value."""
+
+    source_id: int
+    origin: str
+    item_key: str
+    hashes: Sequence[StoredHash]
+    sha256: str | None = None
+    width: int | None = None
+    height: int | None = None
+    frame_time: float | None = None
+    thumbnail: Thumbnail | None = None
+
+    @property
+    def identity(self) -> tuple[int, str, float]:
+        """The key of the ``items_identity`` unique index (a still's frame_time counts as -1)."""
+        return (self.source_id, self.item_key, -1.0 if self.frame_time is None else self.frame_time)
+
+
+@dataclass(frozen=True, slots=True)
+class KindArrays:
+    """Everything a search over one hash kind needs, as flat arrays (row i = one stored hash)."""
+
+    kind: str
+    hash_ids: np.ndarray  # int64
+    item_ids: np.ndarray  # int64
+    codes: np.ndarray  # uint8, shape (rows, bytes per hash)
