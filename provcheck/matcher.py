@@ -24,6 +24,11 @@ from provcheck.verify import Verification, verify
 VOTE_DISTANCE = 48
 #: Votes an item needs before it is worth verifying; and how many items are verified at most.
 MIN_VOTES, MAX_VERIFIED = 2, 12
+#: How many keypoint-retrieved items are verified at most. Deeper than the hash route: in a video
+#: with a HUD or a scrolling background, many frames share the keypoints of a crop or of a
+#: screenshot's picture, and the true frame ranked 13th-24th by votes for ~1 in 10 such queries
+#: (benchmarks/robustness.py). Each costs one or two verifications (~3 ms each).
+MAX_LOCAL_VERIFIED = 24
 #: The query's strongest keypoints that vote: retrieval cost grows with them (verify uses all).
 QUERY_VOTERS = 300
 
@@ -205,23 +210,31 @@ class Matcher:
         ranked = sorted(nearest, key=lambda i: (nearest[i], i))[:MAX_VERIFIED]
         return candidates, ranked
 
-    def _local_candidates(self, ref: ReferenceSet, query: QueryFingerprint) -> list[int]:
+    def _local_candidates(
+        self, ref: ReferenceSet, query: QueryFingerprint
+    ) -> dict[int, tuple[int, int]]:
+        """The most-voted items (most first), each with its votes as the query is and mirrored:
+        the orientation with more votes is verified first."""
         if not ref.keypoint_retrieval:
-            return []
-        votes: dict[int, int] = {}
-        for features in (query.fingerprint.features, query.mirrored_features):
+            return {}
+        votes: dict[int, list[int]] = {}
+        for side, features in enumerate((query.fingerprint.features, query.mirrored_features)):
             if features is None:
                 continue
             strongest = features.descriptors[:QUERY_VOTERS]
             for item_id, n in ref.keypoints.votes(strongest, VOTE_DISTANCE).items():
-                votes[item_id] = max(votes.get(item_id, 0), n)
-        ranked = sorted((n, item) for item, n in votes.items() if n >= MIN_VOTES)
-        return [item for _, item in reversed(ranked[-MAX_VERIFIED:])]
+                votes.setdefault(item_id, [0, 0])[side] = n
+        ranked = sorted((max(n), item) for item, n in votes.items() if max(n) >= MIN_VOTES)
+        return {
+            item: (votes[item][0], votes[item][1])
+            for _, item in reversed(ranked[-MAX_LOCAL_VERIFIED:])
+        }
 
     def _match_one_set(self, ref: ReferenceSet, query: QueryFingerprint) -> list[Match]:
         q = _QueryCodes.of(query, ref.indexes)
         candidates, worth_verifying = self._global_candidates(ref, q)
-        for item_id in self._local_candidates(ref, query):
+        local = self._local_candidates(ref, query)
+        for item_id in local:
             candidates.setdefault(item_id, set())
             worth_verifying.append(item_id)
         if not candidates:
@@ -237,7 +250,12 @@ class Matcher:
             if record is None:  # removed between loading the arrays and now
                 continue
             distances, transform = self._distances(ref, item_id, q)
-            geometry = _verify_both(query, stored.get(item_id), self.min_inliers)
+            geometry = _verify_both(
+                query,
+                stored.get(item_id),
+                self.min_inliers,
+                mirrored_first=_mirrored_first(local.get(item_id), transform),
+            )
             if not self._decide(
                 kinds_hit, geometry, has_features=ref.has_features(item_id), distances=distances
             ):
@@ -300,21 +318,36 @@ class Matcher:
         return bool(kinds_hit) and not has_features
 
 
+def _mirrored_first(votes: tuple[int, int] | None, transform: str) -> bool:
+    """Whether the mirrored query is the likelier orientation: it drew more keypoint votes, or
+    (for items found by hash alone) its hash is the nearest. A game's HUD is often symmetric, so
+    the unmirrored query of a mirrored frame still verifies on the HUD alone; trying the likelier
+    orientation first keeps that partial agreement from standing in for the whole picture."""
+    if votes is not None and votes[0] != votes[1]:
+        return votes[1] > votes[0]
+    return transform.endswith("mirrored")
+
+
 def _verify_both(
-    query: QueryFingerprint, reference: Features | None, min_inliers: int
+    query: QueryFingerprint,
+    reference: Features | None,
+    min_inliers: int,
+    *,
+    mirrored_first: bool = False,
 ) -> tuple[Verification, bool] | None:
-    """Verify the query as it is, then mirrored; (result, mirrored?) of the better one."""
+    """Verify the query in its likelier orientation, then in the other unless the first agreed
+    clearly; (result, mirrored?) of the better one."""
     if reference is None or query.fingerprint.features is None:
         return None
     best: tuple[Verification, bool] | None = None
-    for features, mirrored in (
-        (query.fingerprint.features, False),
-        (query.mirrored_features, True),
-    ):
+    orientations = [(query.fingerprint.features, False), (query.mirrored_features, True)]
+    if mirrored_first:
+        orientations.reverse()
+    for features, mirrored in orientations:
         if features is None:
             continue
         if best is not None and best[0].inliers >= 2 * min_inliers:
-            break  # clearly the same picture as it is: no need to try the mirror image
+            break  # clearly the same picture this way round: no need to try the other
         found = verify(features, reference, min_inliers)
         if found is None:
             continue

@@ -9,12 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps
 
-from provcheck.features import Features, extract
+from provcheck.calibration import MIN_INLIERS
+from provcheck.features import REFERENCE_FEATURES, Features, extract
 from provcheck.fingerprint import query_fingerprint
 from provcheck.ingest import add_files
-from provcheck.matcher import Matcher, ReferenceSet
+from provcheck.matcher import Matcher, ReferenceSet, _mirrored_first
 from provcheck.media import decode_image
 from provcheck.normalize import inner_box
 from provcheck.store import SourceInfo, open_store
@@ -163,3 +164,47 @@ def test_no_keypoints_finds_copies_but_not_crops(tmp_path):
     fast = json.loads(CliRunner().invoke(cli, [*args, "--no-keypoints"]).stdout)["results"]
     assert [r["status"] for r in full] == ["match", "match"]
     assert [r["status"] for r in fast] == ["match", "clean"]
+
+
+def _symmetric_hud_frame() -> Image.Image:
+    """A game frame between two HUD panels that mirror each other, as many games draw them."""
+    game = Image.open(DATA / "wesnoth.jpg").convert("RGB").resize((512, 288))
+    panel = Image.open(DATA / "supertuxkart.jpg").convert("RGB").resize((96, 288))
+    frame = game.copy()
+    frame.paste(panel, (0, 0))
+    frame.paste(ImageOps.mirror(panel), (416, 0))
+    return frame
+
+
+def test_mirrored_frame_with_a_symmetric_hud_is_verified_mirrored(tmp_path):
+    # Regression: the query as it is agreed with the reference on the HUD alone (>= 16 inliers),
+    # which stopped verification before the mirrored query (the whole picture) was tried; the
+    # match said "original" on a fraction of the evidence, and another frame could outrank it.
+    frame = _symmetric_hud_frame()
+    path = tmp_path / "frame.png"
+    frame.save(path)
+    db = tmp_path / "refs.sqlite"
+    with open_store(db, create=True) as store:
+        add_files(store, SourceInfo("Games", "game"), [path], thumbnails=False)
+    query = query_fingerprint(ImageOps.mirror(frame))
+    reference = extract(frame, REFERENCE_FEATURES)
+    hud_only = verify(query.fingerprint.features, reference, MIN_INLIERS)
+    assert hud_only is not None and hud_only.inliers >= 2 * MIN_INLIERS  # the trap is real
+    with open_store(db, readonly=True) as store:
+        best = Matcher([ReferenceSet(store, ("pdq", "phash"))]).match(query)[0]
+    assert best.transform == "mirrored"
+    assert best.inliers > 2 * hud_only.inliers
+
+
+@pytest.mark.parametrize(
+    ("votes", "transform", "expected"),
+    [
+        ((40, 90), "original", True),  # the mirrored query drew more votes
+        ((90, 40), "mirrored", False),  # votes outweigh a hash variant
+        (None, "mirrored", True),  # found by hash alone: the nearest variant decides
+        (None, "inner picture, mirrored", True),
+        ((5, 5), "original", False),
+    ],
+)
+def test_the_likelier_orientation_is_verified_first(votes, transform, expected):
+    assert _mirrored_first(votes, transform) is expected
