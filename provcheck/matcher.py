@@ -24,10 +24,11 @@ from provcheck.verify import Verification, verify
 VOTE_DISTANCE = 48
 #: Votes an item needs before it is worth verifying; and how many items are verified at most.
 MIN_VOTES, MAX_VERIFIED = 2, 12
-#: How many keypoint-retrieved items are verified at most. Deeper than the hash route: in a video
-#: with a HUD or a scrolling background, many frames share the keypoints of a crop or of a
-#: screenshot's picture, and the true frame ranked 13th-24th by votes for ~1 in 10 such queries
-#: (benchmarks/robustness.py). Each costs one or two verifications (~3 ms each).
+#: How many keypoint-retrieved items are verified at most: the first ``MAX_VERIFIED`` always,
+#: the rest only while no verified item is also confirmed by its whole-picture hash (a partial
+#: match: a crop, a screenshot, or nothing). In a video with a HUD or a scrolling background many
+#: frames share a crop's keypoints, and the true frame ranked 13th-24th by votes for ~1 in 10
+#: such queries (benchmarks/robustness.py). Each costs one or two verifications (~4 ms each).
 MAX_LOCAL_VERIFIED = 24
 #: The query's strongest keypoints that vote: retrieval cost grows with them (verify uses all).
 QUERY_VOTERS = 300
@@ -218,12 +219,20 @@ class Matcher:
         if not ref.keypoint_retrieval:
             return {}
         votes: dict[int, list[int]] = {}
-        for side, features in enumerate((query.fingerprint.features, query.mirrored_features)):
+        # The picture inside a screenshot votes on its own as well: the app's text and chrome
+        # hold many strong corners that crowd its keypoints out of the query's strongest.
+        voting = (
+            (0, query.fingerprint.features),
+            (0, query.inner_features),
+            (1, query.mirrored_features),
+        )
+        for side, features in voting:
             if features is None:
                 continue
             strongest = features.descriptors[:QUERY_VOTERS]
             for item_id, n in ref.keypoints.votes(strongest, VOTE_DISTANCE).items():
-                votes.setdefault(item_id, [0, 0])[side] = n
+                held = votes.setdefault(item_id, [0, 0])
+                held[side] = max(held[side], n)
         ranked = sorted((max(n), item) for item, n in votes.items() if max(n) >= MIN_VOTES)
         return {
             item: (votes[item][0], votes[item][1])
@@ -244,17 +253,21 @@ class Matcher:
         with self._store_lock:  # the only SQLite reads; a connection is not shared concurrently
             records = {r.id: r for r in ref.store.items(sorted(candidates))}
             stored = ref.store.features(worth_verifying)
+        deep = set(list(local)[MAX_VERIFIED:])
+        confirmed = False  # a verified item whose whole-picture hash agrees as well
         out = []
-        for item_id, kinds_hit in candidates.items():
+        for item_id, kinds_hit in candidates.items():  # hash candidates, then most votes first
             record = records.get(item_id)
             if record is None:  # removed between loading the arrays and now
                 continue
             distances, transform = self._distances(ref, item_id, q)
-            geometry = _verify_both(
-                query,
-                stored.get(item_id),
-                self.min_inliers,
-                mirrored_first=_mirrored_first(local.get(item_id), transform),
+            geometry = None
+            if not (confirmed and item_id in deep):
+                geometry = _verify_both(
+                    query, stored.get(item_id), self.min_inliers, local.get(item_id), transform
+                )
+            confirmed = confirmed or (
+                geometry is not None and distances.get("pdq", 256) <= self.max_distances["pdq"]
             )
             if not self._decide(
                 kinds_hit, geometry, has_features=ref.has_features(item_id), distances=distances
@@ -332,19 +345,24 @@ def _verify_both(
     query: QueryFingerprint,
     reference: Features | None,
     min_inliers: int,
-    *,
-    mirrored_first: bool = False,
+    votes: tuple[int, int] | None = None,
+    transform: str = "original",
 ) -> tuple[Verification, bool] | None:
     """Verify the query in its likelier orientation, then in the other unless the first agreed
-    clearly; (result, mirrored?) of the better one."""
+    clearly; (result, mirrored?) of the better one. ``votes`` (as is, mirrored) of an item found
+    by keypoint retrieval: an orientation with fewer than ``MIN_VOTES`` is not worth verifying,
+    as an item with fewer is not worth retrieving."""
     if reference is None or query.fingerprint.features is None:
         return None
     best: tuple[Verification, bool] | None = None
-    orientations = [(query.fingerprint.features, False), (query.mirrored_features, True)]
-    if mirrored_first:
+    as_is = query.fingerprint.features
+    if query.inner_features is not None:
+        as_is = as_is + query.inner_features
+    orientations = [(as_is, False), (query.mirrored_features, True)]
+    if _mirrored_first(votes, transform):
         orientations.reverse()
     for features, mirrored in orientations:
-        if features is None:
+        if features is None or (votes is not None and votes[mirrored] < MIN_VOTES):
             continue
         if best is not None and best[0].inliers >= 2 * min_inliers:
             break  # clearly the same picture this way round: no need to try the other

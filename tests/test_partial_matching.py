@@ -12,10 +12,10 @@ import pytest
 from PIL import Image, ImageOps
 
 from provcheck.calibration import MIN_INLIERS
-from provcheck.features import REFERENCE_FEATURES, Features, extract
+from provcheck.features import REFERENCE_FEATURES, Features, extract, extract_region
 from provcheck.fingerprint import query_fingerprint
 from provcheck.ingest import add_files
-from provcheck.matcher import Matcher, ReferenceSet, _mirrored_first
+from provcheck.matcher import Matcher, ReferenceSet, _mirrored_first, _verify_both
 from provcheck.media import decode_image
 from provcheck.normalize import inner_box
 from provcheck.store import SourceInfo, open_store
@@ -208,3 +208,37 @@ def test_mirrored_frame_with_a_symmetric_hud_is_verified_mirrored(tmp_path):
 )
 def test_the_likelier_orientation_is_verified_first(votes, transform, expected):
     assert _mirrored_first(votes, transform) is expected
+
+
+def test_extract_region_maps_keypoints_back_into_the_query():
+    image = Image.open(DATA / "wesnoth.jpg").convert("RGB").resize((512, 288))
+    box = (100, 50, 300, 200)
+    region = extract_region(image, box, 300, 512)  # detected on a 2.56x enlarged copy
+    assert len(region) > 50 and (region.width, region.height) == image.size
+    assert (region.points >= [100, 50]).all() and (region.points <= [300, 200]).all()
+    same = verify(region, extract(image, REFERENCE_FEATURES), MIN_INLIERS)
+    assert same is not None and same.scale == pytest.approx(1.0, abs=0.05)
+
+
+def test_the_picture_in_a_screenshot_gets_its_own_keypoints():
+    original = Image.open(DATA / "supertuxkart.jpg").convert("RGB")
+    shot = TRANSFORMS["screenshot"](original, np.random.default_rng(1))
+    buffer = io.BytesIO()
+    shot.save(buffer, format="PNG")
+    query = query_fingerprint(decode_image(buffer.getvalue(), "q").image)
+    x, y, w, h = query.inner_box
+    inner = query.inner_features
+    assert inner is not None and len(inner) > 100
+    fx, fy = inner.points[:, 0] / inner.width, inner.points[:, 1] / inner.height
+    assert (fx >= x - 0.01).all() and (fx <= x + w + 0.01).all()
+    assert (fy >= y - 0.01).all() and (fy <= y + h + 0.01).all()
+    assert query_fingerprint(original).inner_features is None
+
+
+def test_an_orientation_without_votes_is_not_verified():
+    frame = _symmetric_hud_frame()
+    query = query_fingerprint(ImageOps.mirror(frame))
+    reference = extract(frame, REFERENCE_FEATURES)
+    assert _verify_both(query, reference, MIN_INLIERS, votes=(30, 90))[1] is True
+    as_is_only = _verify_both(query, reference, MIN_INLIERS, votes=(30, 0))
+    assert as_is_only is not None and as_is_only[1] is False  # the HUD alone
