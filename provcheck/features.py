@@ -57,6 +57,15 @@ class Features:
         desc = np.frombuffer(blob, dtype=np.uint8, count=32 * n, offset=offset + 4 * n)
         return cls(coords.astype(np.float32) / _SCALE, desc.reshape(n, 32), width, height)
 
+    def __add__(self, other: Features) -> Features:
+        """Both sets of keypoints in one frame (``self``'s): for verifying with both at once."""
+        return Features(
+            np.concatenate([self.points, other.points]),
+            np.concatenate([self.descriptors, other.descriptors]),
+            self.width,
+            self.height,
+        )
+
     def mirrored(self) -> Features:
         """Not a feature of the mirrored image (descriptors are not mirror-symmetric): only the
         coordinates flipped, for mapping boxes found on a mirrored query back."""
@@ -110,3 +119,28 @@ def extract(image: Image.Image, keep: int) -> Features:
     responses = np.array([k.response for k in keypoints], dtype=np.float32)
     chosen = _spread(points, responses, (width, height), keep)
     return Features(points[chosen], descriptors[chosen], width, height)
+
+
+def extract_region(
+    image: Image.Image, box: tuple[int, int, int, int], keep: int, side: int
+) -> Features:
+    """Keypoints of the part ``box`` (left, top, right, bottom) of ``image``, detected on a copy
+    brought up to ``side`` pixels on its longer side, in ``image``'s coordinates.
+
+    References are stored at the working size; a picture shown smaller inside the query (the
+    photo in a screenshot of a post) has no counterpart for their finest keypoints, since ORB's
+    pyramid only scales down. Detecting on an enlarged copy restores that scale."""
+    left, top, right, bottom = box
+    region = image.crop(box)
+    factor = max(1.0, side / max(region.width, region.height, 1))
+    if factor > 1.0:
+        region = region.resize(
+            (round(region.width * factor), round(region.height * factor)),
+            Image.Resampling.BICUBIC,
+        )
+    found = extract(region, keep)
+    points = found.points * np.float32(
+        [(right - left) / region.width, (bottom - top) / region.height]
+    )
+    points += np.float32([left, top])
+    return Features(points.astype(np.float32), found.descriptors, image.width, image.height)

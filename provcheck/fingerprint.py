@@ -13,7 +13,7 @@ from typing import ClassVar, Protocol
 import numpy as np
 from PIL import Image, ImageOps
 
-from provcheck.features import QUERY_FEATURES, REFERENCE_FEATURES, Features, extract
+from provcheck.features import QUERY_FEATURES, REFERENCE_FEATURES, Features, extract, extract_region
 
 #: Side, in pixels, of the working copy every hasher sees. PDQ downsamples to 64x64 and pHash
 #: to 32x32, so more pixels than this only cost decode time (see media.decode_image's draft).
@@ -188,6 +188,8 @@ class QueryFingerprint:
     mirrored_features: Features | None = None
     inner_variants: Mapping[str, list[Hash]] | None = None
     inner_box: tuple[float, float, float, float] | None = None  # fractions [x, y, w, h]
+    #: Keypoints of that inner picture detected at the references' scale, in query coordinates.
+    inner_features: Features | None = None
 
 
 def fingerprint(image: Image.Image, keypoints: int = REFERENCE_FEATURES) -> Fingerprint:
@@ -229,4 +231,7 @@ def query_fingerprint(image: Image.Image, keypoints: bool = True) -> QueryFinger
         (box[3] - box[1]) / height,
     )
     inner_variants = {hasher.name: hasher.variants(inner) for hasher in iter_hashers()}
-    return QueryFingerprint(base, variants, mirrored, inner_variants, fractions)
+    inner_features = (
+        extract_region(image, box, QUERY_FEATURES, WORKING_SIZE) if features is not None else None
+    )
+    return QueryFingerprint(base, variants, mirrored, inner_variants, fractions, inner_features)

@@ -25,6 +25,12 @@ from provcheck.verify import Verification, verify
 VOTE_DISTANCE = 48
 #: Votes an item needs before it is worth verifying; and how many items are verified at most.
 MIN_VOTES, MAX_VERIFIED = 2, 12
+#: How many keypoint-retrieved items are verified at most: the first ``MAX_VERIFIED`` always,
+#: the rest only while no verified item is also confirmed by its whole-picture hash (a partial
+#: match: a crop, a screenshot, or nothing). In a video with a HUD or a scrolling background many
+#: frames share a crop's keypoints, and the true frame ranked 13th-24th by votes for ~1 in 10
+#: such queries (benchmarks/robustness.py). Each costs one or two verifications (~4 ms each).
+MAX_LOCAL_VERIFIED = 24
 #: The query's strongest keypoints that vote: retrieval cost grows with them (verify uses all).
 QUERY_VOTERS = 300
 
@@ -206,26 +212,46 @@ class Matcher:
         ranked = sorted(nearest, key=lambda i: (nearest[i], i))[:MAX_VERIFIED]
         return candidates, ranked
 
-    def _local_candidates(self, ref: ReferenceSet, query: QueryFingerprint) -> list[int]:
+    def _local_candidates(
+        self, ref: ReferenceSet, query: QueryFingerprint
+    ) -> dict[int, tuple[int, int]]:
+        """The most-voted items (most first), each with its votes as the query is and mirrored:
+        the orientation with more votes is verified first."""
         if not ref.keypoint_retrieval:
-            return []
-        votes: dict[int, Votes] = {}
-        for features in (query.fingerprint.features, query.mirrored_features):
+            return {}
+        votes: dict[int, list[Votes]] = {}
+        none = Votes(0, 0.0)
+        # The picture inside a screenshot votes on its own as well: the app's text and chrome
+        # hold many strong corners that crowd its keypoints out of the query's strongest.
+        voting = (
+            (0, query.fingerprint.features),
+            (0, query.inner_features),
+            (1, query.mirrored_features),
+        )
+        for side, features in voting:
             if features is None:
                 continue
             strongest = features.descriptors[:QUERY_VOTERS]
             for item_id, found in ref.keypoints.votes(strongest, VOTE_DISTANCE).items():
-                held = votes.get(item_id)
-                if held is None or found.score > held.score:
-                    votes[item_id] = found
+                held = votes.setdefault(item_id, [none, none])
+                if found.score > held[side].score:
+                    held[side] = found
         # The most distinctive votes first (a shared HUD votes for thousands of frames).
-        ranked = sorted((v.score, item) for item, v in votes.items() if v.count >= MIN_VOTES)
-        return [item for _, item in reversed(ranked[-MAX_VERIFIED:])]
+        ranked = sorted(
+            (max(v.score for v in sides), item)
+            for item, sides in votes.items()
+            if max(v.count for v in sides) >= MIN_VOTES
+        )
+        return {
+            item: (votes[item][0].count, votes[item][1].count)
+            for _, item in reversed(ranked[-MAX_LOCAL_VERIFIED:])
+        }
 
     def _match_one_set(self, ref: ReferenceSet, query: QueryFingerprint) -> list[Match]:
         q = _QueryCodes.of(query, ref.indexes)
         candidates, worth_verifying = self._global_candidates(ref, q)
-        for item_id in self._local_candidates(ref, query):
+        local = self._local_candidates(ref, query)
+        for item_id in local:
             candidates.setdefault(item_id, set())
             worth_verifying.append(item_id)
         if not candidates:
@@ -235,13 +261,22 @@ class Matcher:
         with self._store_lock:  # the only SQLite reads; a connection is not shared concurrently
             records = {r.id: r for r in ref.store.items(sorted(candidates))}
             stored = ref.store.features(worth_verifying)
+        deep = set(list(local)[MAX_VERIFIED:])
+        confirmed = False  # a verified item whose whole-picture hash agrees as well
         out = []
-        for item_id, kinds_hit in candidates.items():
+        for item_id, kinds_hit in candidates.items():  # hash candidates, then most votes first
             record = records.get(item_id)
             if record is None:  # removed between loading the arrays and now
                 continue
             distances, transform = self._distances(ref, item_id, q)
-            geometry = _verify_both(query, stored.get(item_id), self.min_inliers)
+            geometry = None
+            if not (confirmed and item_id in deep):
+                geometry = _verify_both(
+                    query, stored.get(item_id), self.min_inliers, local.get(item_id), transform
+                )
+            confirmed = confirmed or (
+                geometry is not None and distances.get("pdq", 256) <= self.max_distances["pdq"]
+            )
             if not self._decide(
                 kinds_hit, geometry, has_features=ref.has_features(item_id), distances=distances
             ):
@@ -304,21 +339,41 @@ class Matcher:
         return bool(kinds_hit) and not has_features
 
 
+def _mirrored_first(votes: tuple[int, int] | None, transform: str) -> bool:
+    """Whether the mirrored query is the likelier orientation: it drew more keypoint votes, or
+    (for items found by hash alone) its hash is the nearest. A game's HUD is often symmetric, so
+    the unmirrored query of a mirrored frame still verifies on the HUD alone; trying the likelier
+    orientation first keeps that partial agreement from standing in for the whole picture."""
+    if votes is not None and votes[0] != votes[1]:
+        return votes[1] > votes[0]
+    return transform.endswith("mirrored")
+
+
 def _verify_both(
-    query: QueryFingerprint, reference: Features | None, min_inliers: int
+    query: QueryFingerprint,
+    reference: Features | None,
+    min_inliers: int,
+    votes: tuple[int, int] | None = None,
+    transform: str = "original",
 ) -> tuple[Verification, bool] | None:
-    """Verify the query as it is, then mirrored; (result, mirrored?) of the better one."""
+    """Verify the query in its likelier orientation, then in the other unless the first agreed
+    clearly; (result, mirrored?) of the better one. ``votes`` (as is, mirrored) of an item found
+    by keypoint retrieval: an orientation with fewer than ``MIN_VOTES`` is not worth verifying,
+    as an item with fewer is not worth retrieving."""
     if reference is None or query.fingerprint.features is None:
         return None
     best: tuple[Verification, bool] | None = None
-    for features, mirrored in (
-        (query.fingerprint.features, False),
-        (query.mirrored_features, True),
-    ):
-        if features is None:
+    as_is = query.fingerprint.features
+    if query.inner_features is not None:
+        as_is = as_is + query.inner_features
+    orientations = [(as_is, False), (query.mirrored_features, True)]
+    if _mirrored_first(votes, transform):
+        orientations.reverse()
+    for features, mirrored in orientations:
+        if features is None or (votes is not None and votes[mirrored] < MIN_VOTES):
             continue
         if best is not None and best[0].inliers >= 2 * min_inliers:
-            break  # clearly the same picture as it is: no need to try the mirror image
+            break  # clearly the same picture this way round: no need to try the other
         found = verify(features, reference, min_inliers)
         if found is None:
             continue

@@ -9,12 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps
 
-from provcheck.features import Features, extract
+from provcheck.calibration import MIN_INLIERS
+from provcheck.features import REFERENCE_FEATURES, Features, extract, extract_region
 from provcheck.fingerprint import query_fingerprint
 from provcheck.ingest import add_files
-from provcheck.matcher import Matcher, ReferenceSet
+from provcheck.matcher import Matcher, ReferenceSet, _mirrored_first, _verify_both
 from provcheck.media import decode_image
 from provcheck.normalize import inner_box
 from provcheck.store import SourceInfo, open_store
@@ -208,3 +209,81 @@ def test_spread_ranks_keypoints_per_cell_as_the_plain_loop_does():
             seen[cells[i]] = rank[i] + 1
         expected = np.lexsort((-responses, rank))[:keep]
         assert _spread(points, responses, (640, 360), keep).tolist() == expected.tolist()
+
+
+def _symmetric_hud_frame() -> Image.Image:
+    """A game frame between two HUD panels that mirror each other, as many games draw them."""
+    game = Image.open(DATA / "wesnoth.jpg").convert("RGB").resize((512, 288))
+    panel = Image.open(DATA / "supertuxkart.jpg").convert("RGB").resize((96, 288))
+    frame = game.copy()
+    frame.paste(panel, (0, 0))
+    frame.paste(ImageOps.mirror(panel), (416, 0))
+    return frame
+
+
+def test_mirrored_frame_with_a_symmetric_hud_is_verified_mirrored(tmp_path):
+    # Regression: the query as it is agreed with the reference on the HUD alone (>= 16 inliers),
+    # which stopped verification before the mirrored query (the whole picture) was tried; the
+    # match said "original" on a fraction of the evidence, and another frame could outrank it.
+    frame = _symmetric_hud_frame()
+    path = tmp_path / "frame.png"
+    frame.save(path)
+    db = tmp_path / "refs.sqlite"
+    with open_store(db, create=True) as store:
+        add_files(store, SourceInfo("Games", "game"), [path], thumbnails=False)
+    query = query_fingerprint(ImageOps.mirror(frame))
+    reference = extract(frame, REFERENCE_FEATURES)
+    hud_only = verify(query.fingerprint.features, reference, MIN_INLIERS)
+    assert hud_only is not None and hud_only.inliers >= 2 * MIN_INLIERS  # the trap is real
+    with open_store(db, readonly=True) as store:
+        best = Matcher([ReferenceSet(store, ("pdq", "phash"))]).match(query)[0]
+    assert best.transform == "mirrored"
+    assert best.inliers > 2 * hud_only.inliers
+
+
+@pytest.mark.parametrize(
+    ("votes", "transform", "expected"),
+    [
+        ((40, 90), "original", True),  # the mirrored query drew more votes
+        ((90, 40), "mirrored", False),  # votes outweigh a hash variant
+        (None, "mirrored", True),  # found by hash alone: the nearest variant decides
+        (None, "inner picture, mirrored", True),
+        ((5, 5), "original", False),
+    ],
+)
+def test_the_likelier_orientation_is_verified_first(votes, transform, expected):
+    assert _mirrored_first(votes, transform) is expected
+
+
+def test_extract_region_maps_keypoints_back_into_the_query():
+    image = Image.open(DATA / "wesnoth.jpg").convert("RGB").resize((512, 288))
+    box = (100, 50, 300, 200)
+    region = extract_region(image, box, 300, 512)  # detected on a 2.56x enlarged copy
+    assert len(region) > 50 and (region.width, region.height) == image.size
+    assert (region.points >= [100, 50]).all() and (region.points <= [300, 200]).all()
+    same = verify(region, extract(image, REFERENCE_FEATURES), MIN_INLIERS)
+    assert same is not None and same.scale == pytest.approx(1.0, abs=0.05)
+
+
+def test_the_picture_in_a_screenshot_gets_its_own_keypoints():
+    original = Image.open(DATA / "supertuxkart.jpg").convert("RGB")
+    shot = TRANSFORMS["screenshot"](original, np.random.default_rng(1))
+    buffer = io.BytesIO()
+    shot.save(buffer, format="PNG")
+    query = query_fingerprint(decode_image(buffer.getvalue(), "q").image)
+    x, y, w, h = query.inner_box
+    inner = query.inner_features
+    assert inner is not None and len(inner) > 100
+    fx, fy = inner.points[:, 0] / inner.width, inner.points[:, 1] / inner.height
+    assert (fx >= x - 0.01).all() and (fx <= x + w + 0.01).all()
+    assert (fy >= y - 0.01).all() and (fy <= y + h + 0.01).all()
+    assert query_fingerprint(original).inner_features is None
+
+
+def test_an_orientation_without_votes_is_not_verified():
+    frame = _symmetric_hud_frame()
+    query = query_fingerprint(ImageOps.mirror(frame))
+    reference = extract(frame, REFERENCE_FEATURES)
+    assert _verify_both(query, reference, MIN_INLIERS, votes=(30, 90))[1] is True
+    as_is_only = _verify_both(query, reference, MIN_INLIERS, votes=(30, 0))
+    assert as_is_only is not None and as_is_only[1] is False  # the HUD alone
