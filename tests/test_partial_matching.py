@@ -287,3 +287,47 @@ def test_an_orientation_without_votes_is_not_verified():
     assert _verify_both(query, reference, MIN_INLIERS, votes=(30, 90))[1] is True
     as_is_only = _verify_both(query, reference, MIN_INLIERS, votes=(30, 0))
     assert as_is_only is not None and as_is_only[1] is False  # the HUD alone
+
+
+def _dense_support(query: Features, reference: Features, matrix: np.ndarray, tolerance: float):
+    """The definition, spelled out: every (reference, query) keypoint pair, no shortcuts."""
+    projected = query.points @ matrix[:, :2].T + matrix[:, 2]
+    explained = 0
+    for point, descriptor in zip(reference.points, reference.descriptors, strict=True):
+        near = np.abs(projected - point).max(axis=1) <= tolerance
+        bits = np.unpackbits(query.descriptors[near] ^ descriptor, axis=1).sum(axis=1)
+        explained += bool((bits <= 64).any())
+    return explained
+
+
+def test_support_counts_the_reference_keypoints_the_transform_explains():
+    from provcheck.verify import _support
+
+    frame = Image.open(DATA / "wesnoth.jpg").convert("RGB").resize((512, 288))
+    reference = extract(frame, REFERENCE_FEATURES)
+    crop = frame.crop((60, 30, 380, 250)).resize((512, 352))
+    query = extract(crop, 700)
+    found = verify(query, reference, MIN_INLIERS)
+    assert found is not None and found.support >= found.inliers
+    scale = 320 / 512
+    matrix = np.array([[scale, 0.0, 60.0], [0.0, scale, 30.0]])
+    for tolerance in (2.0, 4.0, 8.0):
+        assert _support(query, reference, matrix, tolerance) == _dense_support(
+            query, reference, matrix, tolerance
+        )
+    # A transform that puts the crop in the wrong place explains next to nothing.
+    wrong = matrix + np.array([[0.0, 0.0, 90.0], [0.0, 0.0, 40.0]])
+    assert _support(query, reference, wrong, 4.0) < _support(query, reference, matrix, 4.0) / 5
+
+
+def test_ranking_evidence_prefers_the_moment_the_transform_explains_better():
+    from provcheck.calibration import calibrated_confidence, evidence
+    from provcheck.verify import Verification
+
+    box = (0.0, 0.0, 1.0, 1.0)
+    hud_only = Verification(30, 60, 1.0, 0.0, box, box, support=35)
+    true_moment = Verification(30, 60, 1.0, 0.0, box, box, support=90)
+    far = {"pdq": 110}
+    assert evidence(far, true_moment) > evidence(far, hud_only)
+    # Confidence (the documented, calibrated figure) still reads the inliers only.
+    assert calibrated_confidence(far, true_moment) == calibrated_confidence(far, hud_only)
