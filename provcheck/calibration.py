@@ -41,12 +41,8 @@ def _logistic(x: float) -> float:
 def evidence(distances: Mapping[str, int], geometry: Verification | None) -> float:
     """Log-odds of both curves summed, signed: it does not saturate as confidence does, so it
     ranks matches that all read 1.0. A frame whose whole picture also hashes close beats another
-    that only shares keypoints with the query (a HUD, a logo, the overlap of a scrolling scene).
-    The geometric term counts the keypoints the transform explains (``support``), not only the
-    ratio-tested inliers: two moments of one video that share a HUD verify with as many inliers,
-    and what tells them apart is the moving content only the true moment has in place."""
-    agreeing = max(geometry.inliers, geometry.support) if geometry else 0
-    score = INLIER_SLOPE * (agreeing - INLIER_MIDPOINT) if geometry else 0.0
+    that only shares keypoints with the query (a HUD, a logo, the overlap of a scrolling scene)."""
+    score = INLIER_SLOPE * (geometry.inliers - INLIER_MIDPOINT) if geometry else 0.0
     pdq = distances.get("pdq")
     if pdq is not None:
         score += PDQ_SLOPE * (PDQ_MIDPOINT - pdq)

@@ -37,9 +37,6 @@ class Verification:
     rotation_deg: float
     query_box: Box  # matched region in the query, fractions [x, y, w, h]
     reference_box: Box  # matched region in the reference, fractions [x, y, w, h]
-    #: Reference keypoints that a query keypoint lands on under the transform, with a close
-    #: descriptor: counted without the ratio test, so repeated texture does not hide them.
-    support: int = 0
 
 
 def _mutual_matches(query: Features, reference: Features) -> tuple[np.ndarray, np.ndarray]:
@@ -122,7 +119,6 @@ def verify(query: Features, reference: Features, min_inliers: int = 4) -> Verifi
     inverse = cv2.invertAffineTransform(matrix)
     backward = cv2.transform(_frame(reference.width, reference.height)[None], inverse)[0]
     return Verification(
-        support=_support(query, reference, matrix, max(tolerance, 2.0)),
         inliers=count,
         matches=len(q_idx),
         scale=scale,
@@ -130,41 +126,3 @@ def verify(query: Features, reference: Features, min_inliers: int = 4) -> Verifi
         query_box=_box(backward, query.width, query.height),
         reference_box=_box(forward, reference.width, reference.height),
     )
-
-
-def _support(query: Features, reference: Features, matrix: np.ndarray, tolerance: float) -> int:
-    """How many reference keypoints the transformed query explains: a query keypoint within
-    ``tolerance`` pixels of it with a descriptor within MAX_DESCRIPTOR_DISTANCE.
-
-    Mutual ratio-tested matches drop every keypoint of a repeated texture (a tiled floor, a map)
-    as ambiguous, so two moments of one video sharing a HUD can verify with as many inliers; once
-    the transform is known the position settles the ambiguity, and what then separates the true
-    moment is the moving content that only it has in the right place.
-    """
-    projected = (query.points @ matrix[:, :2].T + matrix[:, 2]).astype(np.float32)
-    # Pairs within ``tolerance`` in x from a sorted strip, then in y: a few per keypoint, where a
-    # dense reference x query distance matrix cost ~20 ms per verification.
-    order = np.argsort(projected[:, 0], kind="stable")
-    xs = projected[order, 0]
-    ref_x, ref_y = reference.points[:, 0], reference.points[:, 1]
-    lo = np.searchsorted(xs, ref_x - tolerance, side="left")
-    hi = np.searchsorted(xs, ref_x + tolerance, side="right")
-    counts = hi - lo
-    total = int(counts.sum())
-    if total == 0:
-        return 0
-    r_idx = np.repeat(np.arange(len(ref_x)), counts)
-    starts = np.repeat(lo - np.cumsum(counts) + counts, counts)
-    q_idx = order[starts + np.arange(total)]
-    close = np.abs(ref_y[r_idx] - projected[q_idx, 1]) <= tolerance
-    r_idx, q_idx = r_idx[close], q_idx[close]
-    if len(r_idx) == 0:
-        return 0
-    distance = np.bitwise_count(
-        _words(reference.descriptors)[r_idx] ^ _words(query.descriptors)[q_idx]
-    ).sum(axis=1)
-    return len(np.unique(r_idx[distance <= MAX_DESCRIPTOR_DISTANCE]))
-
-
-def _words(descriptors: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(descriptors, dtype=np.uint8).view(np.uint64)
