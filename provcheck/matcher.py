@@ -83,6 +83,10 @@ class ReferenceSet:
 
     def __init__(self, store: Store, kinds: Sequence[str]) -> None:
         self.store = store
+        #: Held for every read of ``store``: the arrays and indexes are read-only after loading,
+        #: so threads (``provcheck serve``) may match at once, but one SQLite connection is not
+        #: used by two threads at a time (the matcher and ``provcheck.timeline`` both read it).
+        self.store_lock = threading.Lock()
         self.name = str(store.path)
         self.arrays: dict[str, KindArrays] = {}
         self.indexes: dict[str, HammingIndex] = {}
@@ -159,9 +163,6 @@ class Matcher:
         min_inliers: int = MIN_INLIERS,
     ) -> None:
         self.sets = list(reference_sets)
-        # The arrays and indexes are read-only after loading, so threads (``provcheck serve``)
-        # may match at once; only the item look-up in the stores is serialised.
-        self._store_lock = threading.Lock()
         self.max_distances = dict(default_max_distances())
         self.max_distances.update(max_distances or {})
         self.min_inliers = min_inliers
@@ -258,7 +259,7 @@ class Matcher:
             return []
         # Near-identical video frames can put hundreds within a hash's reach: all are reported
         # (the hash decides), but only the nearest and the keypoint-retrieved are verified.
-        with self._store_lock:  # the only SQLite reads; a connection is not shared concurrently
+        with ref.store_lock:
             records = {r.id: r for r in ref.store.items(sorted(candidates))}
             stored = ref.store.features(worth_verifying)
         deep = set(list(local)[MAX_VERIFIED:])

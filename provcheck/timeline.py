@@ -16,7 +16,6 @@ the picture cannot back.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -34,9 +33,6 @@ MAX_STRETCHES = 10
 
 #: A stretch of a reference video: (start, end) seconds; end None after the last stored frame.
 Stretch = tuple[float, float | None]
-
-# Store reads from several threads (``provcheck serve``) go one at a time.
-_LOCK = threading.Lock()
 
 
 def with_stretches(matches: Sequence[Match], reference_sets: Sequence[ReferenceSet]) -> list[Match]:
@@ -59,7 +55,7 @@ def stretches_of(match: Match, ref: ReferenceSet) -> list[Stretch]:
     if item.frame_time is None:  # a still: no time to place
         return []
     times = [item.frame_time]
-    with _LOCK:
+    with ref.store_lock:
         for other in _same_picture(ref, item.id):
             same_video = (other.source_id, other.item_key) == (item.source_id, item.item_key)
             if same_video and other.frame_time not in (None, item.frame_time):
