@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import io
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,20 +46,18 @@ def _human_bytes(n: int) -> str:
     raise AssertionError("unreachable")
 
 
-def read_file_bytes(path: Path, limit: int = MAX_IMAGE_BYTES) -> bytes:
-    """Read a whole file, refusing what is missing, unreadable, empty or over ``limit``."""
+@contextmanager
+def reading(path: Path) -> Iterator[int]:
+    """The size of the file at ``path``, for a block that reads it: a folder or an empty file is
+    refused, and an OS error inside the block becomes a one-line InputError naming the file."""
     name = str(path)
     try:
-        size = path.stat().st_size
         if path.is_dir():
             raise InputError(name, "is a folder, not a file")
+        size = path.stat().st_size
         if size == 0:
             raise InputError(name, "file is empty (0 bytes)")
-        if size > limit:
-            raise InputError(
-                name, f"file is {_human_bytes(size)}, over the {_human_bytes(limit)} limit"
-            )
-        return path.read_bytes()
+        yield size
     except FileNotFoundError:
         raise InputError(name, "no such file") from None
     except PermissionError:
@@ -66,6 +66,16 @@ def read_file_bytes(path: Path, limit: int = MAX_IMAGE_BYTES) -> bytes:
         raise InputError(name, "is a folder, not a file") from None
     except OSError as exc:
         raise InputError(name, f"cannot read: {exc.strerror or exc}") from None
+
+
+def read_file_bytes(path: Path, limit: int = MAX_IMAGE_BYTES) -> bytes:
+    """Read a whole file, refusing what is missing, unreadable, empty or over ``limit``."""
+    with reading(path) as size:
+        if size > limit:
+            raise InputError(
+                str(path), f"file is {_human_bytes(size)}, over the {_human_bytes(limit)} limit"
+            )
+        return path.read_bytes()
 
 
 def decode_image(data: bytes, name: str, working_size: int = WORKING_SIZE) -> LoadedImage:

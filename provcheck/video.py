@@ -22,6 +22,7 @@ from PIL import Image
 
 from provcheck.errors import InputError
 from provcheck.fingerprint import WORKING_SIZE
+from provcheck.media import reading
 from provcheck.sampling import FrameSampler, SamplingPolicy
 
 #: Container extensions a folder walk picks up as videos. Animated GIF/WebP are found as images by
@@ -129,25 +130,13 @@ def is_video_bytes(data: bytes) -> bool:
 
 
 def _file_sha256(path: Path, limit: int) -> str:
-    name = str(path)
-    try:
-        if path.is_dir():
-            raise InputError(name, "is a folder, not a file")
-        size = path.stat().st_size
-        if size == 0:
-            raise InputError(name, "file is empty (0 bytes)")
+    with reading(path) as size:
         if size > limit:
-            raise InputError(name, f"video is {size / 1024**3:.1f} GB, over the limit")
+            raise InputError(str(path), f"video is {size / 1024**3:.1f} GB, over the limit")
         digest = hashlib.sha256()
         with path.open("rb") as handle:
             while chunk := handle.read(1 << 20):
                 digest.update(chunk)
-    except FileNotFoundError:
-        raise InputError(name, "no such file") from None
-    except PermissionError:
-        raise InputError(name, "permission denied (cannot read the file)") from None
-    except OSError as exc:
-        raise InputError(name, f"cannot read: {exc.strerror or exc}") from None
     return digest.hexdigest()
 
 
