@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from contextlib import ExitStack
@@ -22,7 +23,7 @@ from provcheck.errors import UsageError
 if TYPE_CHECKING:  # types only: the modules themselves load lazily, inside the commands
     from provcheck.ingest import VideoAddReport
     from provcheck.sampling import SamplingPolicy
-    from provcheck.store import Store
+    from provcheck.store import SourceInfo, Store
 
 
 @cli.group()
@@ -39,7 +40,26 @@ def db() -> None:
 
 
 def _source_options(required: bool) -> Any:
+    """--label, --category, --url, --first-seen, --license and --note, handed to the command as
+    one ``source`` (a SourceInfo, or None when --label is optional and not given)."""
+
     def decorate(fn: Any) -> Any:
+        @functools.wraps(fn)
+        def with_source(
+            *args: Any,
+            label: str | None,
+            category: str,
+            url: str | None,
+            first_seen: str | None,
+            license_: str | None,
+            note: str | None,
+            **kwargs: Any,
+        ) -> Any:
+            from provcheck.store import SourceInfo
+
+            source = SourceInfo(label, category, url, first_seen, license_, note) if label else None
+            return fn(*args, source=source, **kwargs)
+
         options = [
             click.option(
                 "--label",
@@ -64,8 +84,8 @@ def _source_options(required: bool) -> Any:
             click.option("--note", "note", help="Free-text note kept with the source."),
         ]
         for option in reversed(options):
-            fn = option(fn)
-        return fn
+            with_source = option(with_source)
+        return with_source
 
     return decorate
 
@@ -93,12 +113,7 @@ def _source_options(required: bool) -> Any:
 )
 def db_add(
     paths: tuple[Path, ...],
-    label: str,
-    category: str,
-    url: str | None,
-    first_seen: str | None,
-    license_: str | None,
-    note: str | None,
+    source: SourceInfo,
     dbs: tuple[Path, ...],
     jobs: int | None,
     thumbnails: bool,
@@ -119,11 +134,10 @@ def db_add(
     from provcheck.ingest import add_files
     from provcheck.sampling import SamplingPolicy
     from provcheck.scan import default_jobs
-    from provcheck.store import SourceInfo, open_store
+    from provcheck.store import open_store
     from provcheck.targets import walk_folder
     from provcheck.video import is_video_path
 
-    info = SourceInfo(label, category, url, first_seen, license_, note)
     files: list[Path] = []
     missing: list[str] = []
     for path in paths:
@@ -159,7 +173,7 @@ def db_add(
 
             report = add_files(
                 store,
-                info,
+                source,
                 stills,
                 jobs=jobs or default_jobs(),
                 on_item=on_item,
@@ -174,7 +188,7 @@ def db_add(
                 report.errors.append(done.error)
     verb = "created" if report.source_created else "updated"
     click.echo(
-        f"{verb} source {report.source_id} {label!r}: {report.added} added,"
+        f"{verb} source {report.source_id} {source.label!r}: {report.added} added,"
         f" {report.already_present} already present,"
         f" {len(report.errors) + len(missing)} failed ({target})"
     )
@@ -419,12 +433,7 @@ def db_export(dbs: tuple[Path, ...], output: Path | None, thumbnails: bool) -> N
 @db_option
 def db_import(
     file: Path,
-    label: str | None,
-    category: str,
-    url: str | None,
-    first_seen: str | None,
-    license_: str | None,
-    note: str | None,
+    source: SourceInfo | None,
     dbs: tuple[Path, ...],
 ) -> None:
     """Import an export file, or a plain PDQ list (64 hex digits per line, optional label).
@@ -439,12 +448,11 @@ def db_import(
     """
     from provcheck.databases import write_database
     from provcheck.exchange import import_file
-    from provcheck.store import SourceInfo, open_store
+    from provcheck.store import open_store
 
-    default = SourceInfo(label, category, url, first_seen, license_, note) if label else None
     target = write_database(dbs)
     with open_store(target, create=True) as store:
-        report = import_file(store, file, default_source=default)
+        report = import_file(store, file, default_source=source)
     click.echo(
         f"imported {file} ({report.format}): {report.items_added} items added,"
         f" {report.items_present} already present, {report.sources_created} new sources"
