@@ -204,7 +204,8 @@ def main() -> None:  # noqa: PLR0915 - a report, top to bottom
                 SourceInfo("benchmark", "game"),
                 [p.path for p in refs],
                 jobs=args.jobs,
-                thumbnails=False,
+                # As `provcheck db add` does by default: the previews rank look-alike frames.
+                thumbnails=True,
             )
             arrays = {k: store.kind_arrays(k) for k in ("pdq", "phash", "orb")}
         size = db.stat().st_size

@@ -30,6 +30,10 @@ MIN_INLIERS = 8
 INLIER_SLOPE, INLIER_MIDPOINT = 0.5, 3.6
 #: P(right | PDQ distance d) = 1 / (1 + exp(-PDQ_SLOPE * (PDQ_MIDPOINT - d)))
 PDQ_SLOPE, PDQ_MIDPOINT = 0.21, 45.0
+#: Log-odds per unit of pixel agreement (``provcheck.agreement``, a correlation): 0.25 more is
+#: worth 10 inliers. It ranks, it never decides: confidence leaves it out, so a match is reported
+#: or not exactly as before, and only which of several verified frames comes first can change.
+AGREEMENT_WEIGHT = 20.0
 
 
 def _logistic(x: float) -> float:
@@ -38,11 +42,17 @@ def _logistic(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x))
 
 
-def evidence(distances: Mapping[str, int], geometry: Verification | None) -> float:
+def evidence(
+    distances: Mapping[str, int], geometry: Verification | None, agreement: float | None = None
+) -> float:
     """Log-odds of both curves summed, signed: it does not saturate as confidence does, so it
     ranks matches that all read 1.0. A frame whose whole picture also hashes close beats another
-    that only shares keypoints with the query (a HUD, a logo, the overlap of a scrolling scene)."""
+    that only shares keypoints with the query (a HUD, a logo, the overlap of a scrolling scene),
+    and of frames that share them, the one whose pixels agree with the query where the keypoints
+    place it (``agreement``; a negative correlation, as of a thermal palette, counts as none)."""
     score = INLIER_SLOPE * (geometry.inliers - INLIER_MIDPOINT) if geometry else 0.0
+    if geometry is not None and agreement is not None:
+        score += AGREEMENT_WEIGHT * max(0.0, agreement)
     pdq = distances.get("pdq")
     if pdq is not None:
         score += PDQ_SLOPE * (PDQ_MIDPOINT - pdq)

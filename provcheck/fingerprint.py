@@ -19,6 +19,11 @@ from provcheck.features import QUERY_FEATURES, REFERENCE_FEATURES, Features, ext
 #: to 32x32, so more pixels than this only cost decode time (see media.decode_image's draft).
 WORKING_SIZE = 512
 
+#: Longest side of the grey preview a query keeps for ``provcheck.agreement``: twice the stored
+#: reference previews, so the picture inside a screenshot (half the screen) still meets them at
+#: their own scale.
+QUERY_PREVIEW_SIDE = 320
+
 #: PDQ quality (0-100, a normalised gradient sum) below which an image is "insufficient": too
 #: flat or dark for any hash to say something. Meta's PDQ docs advise discarding hashes below 50.
 MIN_QUALITY = 50
@@ -190,6 +195,17 @@ class QueryFingerprint:
     inner_box: tuple[float, float, float, float] | None = None  # fractions [x, y, w, h]
     #: Keypoints of that inner picture detected at the references' scale, in query coordinates.
     inner_features: Features | None = None
+    #: Grey levels of the working copy, at most ``QUERY_PREVIEW_SIDE`` pixels on its longer side,
+    #: for comparing with reference previews where the keypoints place the query.
+    preview: np.ndarray | None = None
+
+    @property
+    def preview_scale(self) -> float:
+        """The preview's size relative to the working copy (the keypoints' frame)."""
+        features = self.fingerprint.features
+        if self.preview is None or features is None or features.width == 0:
+            return 0.0
+        return self.preview.shape[1] / features.width
 
 
 def fingerprint(image: Image.Image, keypoints: int = REFERENCE_FEATURES) -> Fingerprint:
@@ -219,9 +235,10 @@ def query_fingerprint(image: Image.Image, keypoints: bool = True) -> QueryFinger
     features = extract(image, QUERY_FEATURES) if sufficient and keypoints else None
     base = Fingerprint({name: hashes[0] for name, hashes in variants.items()}, quality, features)
     mirrored = extract(ImageOps.mirror(image), QUERY_FEATURES) if features is not None else None
+    preview = _grey_preview(image) if features is not None else None
     box = inner_box(image) if sufficient else None
     if box is None:
-        return QueryFingerprint(base, variants, mirrored)
+        return QueryFingerprint(base, variants, mirrored, preview=preview)
     inner = image.crop(box)
     width, height = image.size
     fractions = (
@@ -234,4 +251,13 @@ def query_fingerprint(image: Image.Image, keypoints: bool = True) -> QueryFinger
     inner_features = (
         extract_region(image, box, QUERY_FEATURES, WORKING_SIZE) if features is not None else None
     )
-    return QueryFingerprint(base, variants, mirrored, inner_variants, fractions, inner_features)
+    return QueryFingerprint(
+        base, variants, mirrored, inner_variants, fractions, inner_features, preview
+    )
+
+
+def _grey_preview(image: Image.Image) -> np.ndarray:
+    grey = image.convert("L")
+    if max(grey.size) > QUERY_PREVIEW_SIDE:
+        grey.thumbnail((QUERY_PREVIEW_SIDE, QUERY_PREVIEW_SIDE), Image.Resampling.BILINEAR)
+    return np.asarray(grey)

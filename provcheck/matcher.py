@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from provcheck.agreement import mirror_affine, pixel_agreement
 from provcheck.arraycache import load_keypoints, load_search
 from provcheck.calibration import MIN_INLIERS, calibrated_confidence, evidence
 from provcheck.features import Features
@@ -19,6 +20,7 @@ from provcheck.fingerprint import QueryFingerprint, get_hasher
 from provcheck.index import HammingIndex
 from provcheck.keypoint_index import MAX_RETRIEVAL_ITEMS, KeypointIndex, Votes
 from provcheck.store import ItemRecord, KindArrays, Region, Store
+from provcheck.thumbnail import thumbnail_grey
 from provcheck.verify import Verification, verify
 
 #: A query keypoint votes for the item owning its nearest stored keypoint within this distance.
@@ -265,6 +267,7 @@ class Matcher:
         deep = set(list(local)[MAX_VERIFIED:])
         confirmed = False  # a verified item whose whole-picture hash agrees as well
         out = []
+        verified_by: dict[int, tuple[Verification, bool]] = {}
         for item_id, kinds_hit in candidates.items():  # hash candidates, then most votes first
             record = records.get(item_id)
             if record is None:  # removed between loading the arrays and now
@@ -285,6 +288,7 @@ class Matcher:
             verified = geometry[0] if geometry else None
             query_region, reference_region = None, None
             if geometry is not None:
+                verified_by[item_id] = geometry
                 transform = "mirrored" if geometry[1] else "original"
                 query_region = geometry[0].query_box
                 reference_region = geometry[0].reference_box
@@ -304,6 +308,45 @@ class Matcher:
                     reference_region=reference_region,
                 )
             )
+        if len(verified_by) > 1:  # which of several verified pictures comes first
+            out = self._rank_by_pixels(ref, query, out, verified_by, stored)
+        return out
+
+    def _rank_by_pixels(
+        self,
+        ref: ReferenceSet,
+        query: QueryFingerprint,
+        found: list[Match],
+        verified_by: Mapping[int, tuple[Verification, bool]],
+        stored: Mapping[int, Features],
+    ) -> list[Match]:
+        """Add each verified match's pixel agreement (``provcheck.agreement``) to its evidence,
+        where the reference has a preview: among frames of one video that all verify, it names
+        the frame the query was taken from. References without previews (the bundled pack ships
+        none) keep their evidence as it was."""
+        features = query.fingerprint.features
+        if query.preview is None or features is None:
+            return found
+        with ref.store_lock:
+            previews = ref.store.thumbnails(verified_by)
+        out = []
+        for match in found:
+            item_id = match.item.id
+            preview = previews.get(item_id)
+            grey = thumbnail_grey(preview) if preview is not None else None
+            reference = stored.get(item_id)
+            if grey is None or reference is None or reference.width == 0:
+                out.append(match)
+                continue
+            verification, mirrored = verified_by[item_id]
+            matrix = verification.matrix
+            if mirrored:
+                matrix = mirror_affine(matrix, features.width)
+            agreement = pixel_agreement(
+                query.preview, query.preview_scale, matrix, grey, grey.shape[1] / reference.width
+            )
+            score = evidence(match.distances, verification, agreement)
+            out.append(replace(match, evidence=score))
         return out
 
     def _distances(

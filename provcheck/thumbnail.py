@@ -12,8 +12,12 @@ import base64
 import io
 import warnings
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from PIL import Image, UnidentifiedImageError, features
+
+if TYPE_CHECKING:
+    import numpy as np
 
 #: Longest side of a thumbnail, in pixels.
 MAX_SIDE = 160
@@ -53,6 +57,20 @@ def make_thumbnail(image: Image.Image, max_side: int = MAX_SIDE) -> Thumbnail:
     else:
         small.save(buffer, "JPEG", quality=QUALITY, optimize=True)
     return Thumbnail(mime, buffer.getvalue())
+
+
+def thumbnail_grey(thumbnail: Thumbnail) -> np.ndarray | None:
+    """The preview's grey levels (for ``provcheck.agreement``); None if it will not decode. The
+    bytes are ours (``make_thumbnail`` or re-encoded on import), so this is a safety net only."""
+    import numpy as np
+
+    try:
+        with Image.open(io.BytesIO(thumbnail.data), formats=[_FORMAT_OF[thumbnail.mime]]) as opened:
+            if max(opened.size) > 4 * MAX_SIDE:
+                return None
+            return np.asarray(opened.convert("L"))
+    except (UnidentifiedImageError, OSError, SyntaxError, EOFError, KeyError):
+        return None
 
 
 def thumbnail_from_untrusted(mime: str, data: bytes) -> Thumbnail:

@@ -27,6 +27,8 @@ MAX_ROTATION_DEG = 20.0
 MIN_SPREAD = 0.08
 
 Box = tuple[float, float, float, float]
+#: A 2x3 affine matrix, row by row: (a, b, tx, c, d, ty) maps (x, y) to (ax+by+tx, cx+dy+ty).
+Affine = tuple[float, float, float, float, float, float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +39,8 @@ class Verification:
     rotation_deg: float
     query_box: Box  # matched region in the query, fractions [x, y, w, h]
     reference_box: Box  # matched region in the reference, fractions [x, y, w, h]
+    #: Query working-copy pixels -> reference working-copy pixels (for ``provcheck.agreement``).
+    matrix: Affine = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
 
 
 def _mutual_matches(query: Features, reference: Features) -> tuple[np.ndarray, np.ndarray]:
@@ -125,4 +129,5 @@ def verify(query: Features, reference: Features, min_inliers: int = 4) -> Verifi
         rotation_deg=rotation,
         query_box=_box(backward, query.width, query.height),
         reference_box=_box(forward, reference.width, reference.height),
+        matrix=tuple(float(v) for v in matrix.ravel()),  # type: ignore[arg-type]
     )

@@ -1,0 +1,173 @@
+"""Pixel agreement: the query against a reference preview, aligned by the verified transform, and
+its use in ranking look-alike frames (provcheck.agreement, Matcher._rank_by_pixels)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFilter, ImageOps
+
+from provcheck import calibration
+from provcheck.agreement import mirror_affine, pixel_agreement
+from provcheck.fingerprint import query_fingerprint
+from provcheck.ingest import add_files
+from provcheck.matcher import Match, Matcher, ReferenceSet
+from provcheck.media import decode_image
+from provcheck.store import SourceInfo, open_store
+from provcheck.verify import Verification
+
+DATA = Path(__file__).parent / "data"
+
+
+def _grey(image: Image.Image, side: int) -> np.ndarray:
+    small = image.convert("L")
+    small.thumbnail((side, side), Image.Resampling.BILINEAR)
+    return np.asarray(small)
+
+
+@pytest.fixture(scope="module")
+def frame() -> Image.Image:
+    image = Image.open(DATA / "wesnoth.jpg").convert("RGB")
+    image.thumbnail((512, 512))
+    return image
+
+
+def _blob(image: Image.Image, box: tuple[int, int, int, int]) -> Image.Image:
+    """A soft dark shape over part of the picture: something that moved between two frames. Its
+    edges are blurred so it adds no keypoints of its own, only hides those beneath it."""
+    mask = Image.new("L", image.size, 0)
+    ImageDraw.Draw(mask).ellipse(box, fill=255)
+    mask = mask.filter(ImageFilter.GaussianBlur(6))
+    return Image.composite(Image.new("RGB", image.size, (40, 50, 45)), image, mask)
+
+
+def _crop_case(frame: Image.Image):
+    """The top-left quarter of ``frame`` as a query, its preview, and the matrix to ``frame``."""
+    w, h = frame.size
+    crop = frame.crop((0, 0, w // 2, h // 2)).resize((w, h), Image.Resampling.BICUBIC)
+    query = _grey(crop, 320)
+    matrix = ((w // 2) / w, 0.0, 0.0, 0.0, (h // 2) / h, 0.0)
+    return query, query.shape[1] / w, matrix
+
+
+def test_the_same_picture_agrees_and_a_changed_one_less(frame):
+    query, query_scale, matrix = _crop_case(frame)
+    same = _grey(frame, 160)
+    w, h = frame.size
+    changed = _grey(_blob(frame, (w // 8, h // 8, w // 3, h // 3)), 160)
+    scale = same.shape[1] / w
+    agree_same = pixel_agreement(query, query_scale, matrix, same, scale)
+    agree_changed = pixel_agreement(query, query_scale, matrix, changed, scale)
+    assert agree_same is not None and agree_same > 0.9
+    assert agree_changed is not None and agree_changed < agree_same - 0.1
+
+
+def test_misaligned_or_unrelated_pictures_do_not_agree(frame):
+    query, query_scale, matrix = _crop_case(frame)
+    w, _ = frame.size
+    other = _grey(Image.open(DATA / "supertuxkart.jpg").convert("RGB").resize(frame.size), 160)
+    shifted = (matrix[0], 0.0, w / 4, 0.0, matrix[4], 0.0)  # the wrong quarter of the frame
+    same = _grey(frame, 160)
+    assert pixel_agreement(query, query_scale, matrix, other, other.shape[1] / w) < 0.5
+    assert pixel_agreement(query, query_scale, shifted, same, same.shape[1] / w) < 0.5
+
+
+def test_too_small_an_overlap_or_a_flat_picture_says_nothing(frame):
+    query, query_scale, matrix = _crop_case(frame)
+    w, h = frame.size
+    same = _grey(frame, 160)
+    outside = (matrix[0], 0.0, 2.0 * w, 0.0, matrix[4], 2.0 * h)  # lands beyond the reference
+    assert pixel_agreement(query, query_scale, outside, same, same.shape[1] / w) is None
+    flat = np.full_like(same, 128)
+    assert pixel_agreement(query, query_scale, matrix, flat, flat.shape[1] / w) is None
+
+
+def test_a_matrix_found_on_the_mirrored_query_maps_the_query_as_posted(frame):
+    query, query_scale, matrix = _crop_case(frame)
+    same = _grey(frame, 160)
+    scale = same.shape[1] / frame.width
+    # The mirrored query's own matrix: mirror first (x -> width - 1 - x), then the crop's.
+    from_mirrored = mirror_affine(matrix, frame.width)
+    assert mirror_affine(from_mirrored, frame.width) == pytest.approx(matrix)
+    mirrored_query = np.ascontiguousarray(query[:, ::-1])
+    assert pixel_agreement(
+        mirrored_query, query_scale, from_mirrored, same, scale
+    ) == pytest.approx(pixel_agreement(query, query_scale, matrix, same, scale), abs=0.05)
+
+
+def _png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("mirrored", [False, True])
+def test_of_two_look_alike_frames_the_one_the_crop_came_from_ranks_first(tmp_path, frame, mirrored):
+    """Two frames share everything but a shape that moved, and both verify on a crop of one of
+    them with the same inliers and transform (as frames of a strategy map or a scrolling shooter
+    do): only the pixels can say which frame the crop came from."""
+    w, h = frame.size
+    source = _blob(frame, (w // 8, h // 8, w // 3, h // 3))
+    (tmp_path / "a_other.png").write_bytes(_png(frame))
+    (tmp_path / "b_source.png").write_bytes(_png(source))
+    db = tmp_path / "refs.sqlite"
+    with open_store(db, create=True) as store:
+        paths = [tmp_path / "a_other.png", tmp_path / "b_source.png"]
+        add_files(store, SourceInfo("Game", "game"), paths, thumbnails=True)
+    crop = source.crop((0, 0, w // 2, h // 2))
+    query = query_fingerprint(
+        decode_image(_png(ImageOps.mirror(crop) if mirrored else crop), "q").image
+    )
+    qw, qh = query.fingerprint.features.width, query.fingerprint.features.height
+    matrix = ((w // 2) / qw, 0.0, 0.0, 0.0, (h // 2) / qh, 0.0)
+    if mirrored:  # the transform verification finds: from the mirrored query to the reference
+        matrix = mirror_affine(matrix, qw)
+    geometry = Verification(20, 30, 0.5, 0.0, (0, 0, 1, 1), (0, 0, 0.5, 0.5), matrix)
+    with open_store(db, readonly=True) as store:
+        ref = ReferenceSet(store, ("pdq", "phash"))
+        matcher = Matcher([ref])
+        records = {Path(r.origin).name: r for r in store.items()}
+        stored = store.features(r.id for r in records.values())
+        distances = {"pdq": 120}
+        tied = [
+            Match(
+                ref.name,
+                records[name],
+                distances,
+                1.0,
+                "original",
+                inliers=20,
+                evidence=calibration.evidence(distances, geometry),
+            )
+            for name in ("a_other.png", "b_source.png")
+        ]
+        ranked = matcher._rank_by_pixels(
+            ref, query, tied, {m.item.id: (geometry, mirrored) for m in tied}, stored
+        )
+    other, came_from = ranked
+    assert came_from.evidence > other.evidence + calibration.AGREEMENT_WEIGHT * 0.1
+    assert other.evidence >= tied[0].evidence  # agreement only ever adds
+
+
+def test_agreement_ranks_but_never_decides():
+    """Confidence (whether to report) leaves pixel agreement out; only the ranking uses it."""
+    geometry = Verification(20, 30, 0.5, 0.0, (0, 0, 1, 1), (0, 0, 0.5, 0.5))
+    distances = {"pdq": 120}
+    plain = calibration.evidence(distances, geometry)
+    assert calibration.evidence(distances, geometry, 0.8) == pytest.approx(
+        plain + calibration.AGREEMENT_WEIGHT * 0.8
+    )
+    assert calibration.evidence(distances, geometry, -0.6) == pytest.approx(plain)
+    assert calibration.evidence(distances, None, 0.8) == calibration.evidence(distances, None)
+
+
+def test_a_query_keeps_a_small_grey_preview(frame):
+    query = query_fingerprint(frame)
+    assert query.preview is not None and query.preview.dtype == np.uint8
+    assert max(query.preview.shape) <= 320
+    assert query.preview_scale == pytest.approx(query.preview.shape[1] / frame.width)
+    mirrored = query_fingerprint(ImageOps.mirror(frame))
+    assert mirrored.preview is not None
