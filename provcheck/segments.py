@@ -104,7 +104,27 @@ def find_segments(
     done.sort(
         key=lambda s: (-s.frames, -s.confidence, s.query_start, s.key, s.reference_start or 0.0)
     )
-    return done
+    return _without_shadows(done)
+
+
+def _without_shadows(segments: list[Segment]) -> list[Segment]:
+    """Drop a segment when a segment of the same reference with more matching frames already
+    covers its whole query stretch: the same moments of the clip also matching another place in
+    the video on shared background (a scrolling shooter's floor, a strategy map's tiles), not a
+    second reuse. Segments of other references, beside it or with as many frames (a loop shown
+    twice) stay. ``segments`` are strongest first."""
+    kept: list[Segment] = []
+    for segment in segments:
+        shadowed = any(
+            stronger.key == segment.key
+            and stronger.frames > segment.frames
+            and stronger.query_start <= segment.query_start
+            and segment.query_end <= stronger.query_end
+            for stronger in kept
+        )
+        if not shadowed:
+            kept.append(segment)
+    return kept
 
 
 def _find_open(

@@ -115,6 +115,26 @@ def test_jump_to_another_part_of_the_same_video_starts_a_new_segment():
     ]
 
 
+def test_the_same_moments_matching_elsewhere_in_the_same_video_are_not_a_second_segment():
+    # A scrolling floor: frames 1-2 of the clip also match the video 40 s later, on the floor alone.
+    frames = [FrameMatches(q, [match("vid", 10.0 + q)]) for q in (0.0, 3.0)]
+    frames[1:1] = [
+        FrameMatches(q, [match("vid", 10.0 + q), match("vid", 40.0 + q, 0.6)]) for q in (1.0, 2.0)
+    ]
+    [segment] = find_segments(frames)
+    assert (segment.reference_start, segment.reference_end, segment.frames) == (10.0, 13.0, 4)
+
+
+def test_a_stretch_shown_twice_in_the_reference_keeps_both_segments():
+    # A loop: every frame of the clip matches two places of the video equally well.
+    frames = [
+        FrameMatches(q, [match("vid", 10.0 + q), match("vid", 70.0 + q, item_id=700 + int(q))])
+        for q in (0.0, 1.0, 2.0)
+    ]
+    segments = find_segments(frames)
+    assert sorted(s.reference_start for s in segments) == [10.0, 70.0]
+
+
 def test_two_references_give_two_segments_strongest_story_first():
     frames = [
         FrameMatches(0.0, [match("a", 5.0)]),
