@@ -33,6 +33,11 @@ MIN_VOTES, MAX_VERIFIED = 2, 12
 #: frames share a crop's keypoints, and the true frame ranked 13th-24th by votes for ~1 in 10
 #: such queries (benchmarks/robustness.py). Each costs one or two verifications (~4 ms each).
 MAX_LOCAL_VERIFIED = 24
+#: How deep keypoint retrieval is verified when the pixels say no verified reference is the
+#: picture (the best pixel agreement, ``provcheck.agreement``, is under ``LOOK_FURTHER_BELOW``):
+#: the frame a crop came from can rank past the 24th by votes among look-alike frames. Only
+#: references with previews can trigger it; each item costs one or two verifications.
+MAX_LOCAL_RESERVE, LOOK_FURTHER_BELOW = 48, 0.8
 #: The query's strongest keypoints that vote: retrieval cost grows with them (verify uses all).
 QUERY_VOTERS = 300
 
@@ -218,8 +223,9 @@ class Matcher:
     def _local_candidates(
         self, ref: ReferenceSet, query: QueryFingerprint
     ) -> dict[int, tuple[int, int]]:
-        """The most-voted items (most first), each with its votes as the query is and mirrored:
-        the orientation with more votes is verified first."""
+        """The ``MAX_LOCAL_RESERVE`` most-voted items (most first), each with its votes as the
+        query is and mirrored: the orientation with more votes is verified first. Past the
+        ``MAX_LOCAL_VERIFIED``-th they are verified only when the pixels ask for it."""
         if not ref.keypoint_retrieval:
             return {}
         votes: dict[int, list[Votes]] = {}
@@ -247,16 +253,18 @@ class Matcher:
         )
         return {
             item: (votes[item][0].count, votes[item][1].count)
-            for _, item in reversed(ranked[-MAX_LOCAL_VERIFIED:])
+            for _, item in reversed(ranked[-MAX_LOCAL_RESERVE:])
         }
 
     def _match_one_set(self, ref: ReferenceSet, query: QueryFingerprint) -> list[Match]:
         q = _QueryCodes.of(query, ref.indexes)
         candidates, worth_verifying = self._global_candidates(ref, q)
-        local = self._local_candidates(ref, query)
+        voted = self._local_candidates(ref, query)
+        local = dict(list(voted.items())[:MAX_LOCAL_VERIFIED])
         for item_id in local:
             candidates.setdefault(item_id, set())
             worth_verifying.append(item_id)
+        reserve = [i for i in list(voted)[MAX_LOCAL_VERIFIED:] if i not in candidates]
         if not candidates:
             return []
         # Near-identical video frames can put hundreds within a hash's reach: all are reported
@@ -266,51 +274,108 @@ class Matcher:
             stored = ref.store.features(worth_verifying)
         deep = set(list(local)[MAX_VERIFIED:])
         confirmed = False  # a verified item whose whole-picture hash agrees as well
-        out = []
+        out: list[Match] = []
         verified_by: dict[int, tuple[Verification, bool]] = {}
         for item_id, kinds_hit in candidates.items():  # hash candidates, then most votes first
             record = records.get(item_id)
             if record is None:  # removed between loading the arrays and now
                 continue
-            distances, transform = self._distances(ref, item_id, q)
-            geometry = None
-            if not (confirmed and item_id in deep):
-                geometry = _verify_both(
-                    query, stored.get(item_id), self.min_inliers, local.get(item_id), transform
-                )
+            found, geometry = self._judge(
+                ref,
+                query,
+                q,
+                record,
+                kinds_hit,
+                stored.get(item_id),
+                local.get(item_id),
+                verify_it=not (confirmed and item_id in deep),
+            )
             confirmed = confirmed or (
-                geometry is not None and distances.get("pdq", 256) <= self.max_distances["pdq"]
+                geometry is not None
+                and found is not None
+                and found.distances.get("pdq", 256) <= self.max_distances["pdq"]
             )
-            if not self._decide(
-                kinds_hit, geometry, has_features=ref.has_features(item_id), distances=distances
-            ):
-                continue
-            verified = geometry[0] if geometry else None
-            query_region, reference_region = None, None
-            if geometry is not None:
-                verified_by[item_id] = geometry
-                transform = "mirrored" if geometry[1] else "original"
-                query_region = geometry[0].query_box
-                reference_region = geometry[0].reference_box
-            elif transform.startswith(INNER_PREFIX) and query.inner_box is not None:
-                query_region = query.inner_box
-            out.append(
-                Match(
-                    database=ref.name,
-                    item=record,
-                    distances=distances,
-                    confidence=calibrated_confidence(distances, verified),
-                    evidence=evidence(distances, verified),
-                    transform=transform,
-                    hash_kinds_matched=sorted(kinds_hit),
-                    inliers=geometry[0].inliers if geometry else 0,
-                    query_region=query_region,
-                    reference_region=reference_region,
-                )
-            )
-        if len(verified_by) > 1:  # which of several verified pictures comes first
-            out = self._rank_by_pixels(ref, query, out, verified_by, stored)
+            if found is not None:
+                out.append(found)
+                if geometry is not None:
+                    verified_by[item_id] = geometry
+        if not verified_by:
+            return out
+        out, best = self._rank_by_pixels(ref, query, out, verified_by, stored)
+        if reserve and not confirmed and best is not None and best < LOOK_FURTHER_BELOW:
+            out += self._look_further(ref, query, q, reserve, voted)
         return out
+
+    def _judge(
+        self,
+        ref: ReferenceSet,
+        query: QueryFingerprint,
+        q: _QueryCodes,
+        record: ItemRecord,
+        kinds_hit: set[str],
+        features: Features | None,
+        votes: tuple[int, int] | None,
+        *,
+        verify_it: bool = True,
+    ) -> tuple[Match | None, tuple[Verification, bool] | None]:
+        """One candidate: verified (unless ``verify_it`` is false), decided, described."""
+        distances, transform = self._distances(ref, record.id, q)
+        geometry = None
+        if verify_it:
+            geometry = _verify_both(query, features, self.min_inliers, votes, transform)
+        if not self._decide(
+            kinds_hit, geometry, has_features=ref.has_features(record.id), distances=distances
+        ):
+            return None, geometry
+        verified = geometry[0] if geometry else None
+        query_region, reference_region = None, None
+        if geometry is not None:
+            transform = "mirrored" if geometry[1] else "original"
+            query_region = geometry[0].query_box
+            reference_region = geometry[0].reference_box
+        elif transform.startswith(INNER_PREFIX) and query.inner_box is not None:
+            query_region = query.inner_box
+        match = Match(
+            database=ref.name,
+            item=record,
+            distances=distances,
+            confidence=calibrated_confidence(distances, verified),
+            evidence=evidence(distances, verified),
+            transform=transform,
+            hash_kinds_matched=sorted(kinds_hit),
+            inliers=geometry[0].inliers if geometry else 0,
+            query_region=query_region,
+            reference_region=reference_region,
+        )
+        return match, geometry
+
+    def _look_further(
+        self,
+        ref: ReferenceSet,
+        query: QueryFingerprint,
+        q: _QueryCodes,
+        reserve: Sequence[int],
+        voted: Mapping[int, tuple[int, int]],
+    ) -> list[Match]:
+        """Verify the keypoint-retrieved items past the usual depth, ranked by their pixels too.
+        Only called when the previews say that no verified reference is the picture: the frame
+        a crop came from can rank past the 24th by votes among look-alike frames."""
+        with ref.store_lock:
+            records = {r.id: r for r in ref.store.items(sorted(reserve))}
+            stored = ref.store.features(reserve)
+        found: list[Match] = []
+        verified_by: dict[int, tuple[Verification, bool]] = {}
+        for item_id in reserve:
+            record = records.get(item_id)
+            if record is None:
+                continue
+            match, geometry = self._judge(
+                ref, query, q, record, set(), stored.get(item_id), voted.get(item_id)
+            )
+            if match is not None and geometry is not None:
+                found.append(match)
+                verified_by[item_id] = geometry
+        return self._rank_by_pixels(ref, query, found, verified_by, stored)[0] if found else []
 
     def _rank_by_pixels(
         self,
@@ -319,17 +384,19 @@ class Matcher:
         found: list[Match],
         verified_by: Mapping[int, tuple[Verification, bool]],
         stored: Mapping[int, Features],
-    ) -> list[Match]:
+    ) -> tuple[list[Match], float | None]:
         """Add each verified match's pixel agreement (``provcheck.agreement``) to its evidence,
         where the reference has a preview: among frames of one video that all verify, it names
         the frame the query was taken from. References without previews (the bundled pack ships
-        none) keep their evidence as it was."""
+        none) keep their evidence as it was. Also returns the best agreement (None: no preview
+        said anything)."""
         features = query.fingerprint.features
         if query.preview is None or features is None:
-            return found
+            return found, None
         with ref.store_lock:
             previews = ref.store.thumbnails(verified_by)
         out = []
+        best: float | None = None
         for match in found:
             item_id = match.item.id
             preview = previews.get(item_id)
@@ -345,9 +412,11 @@ class Matcher:
             agreement = pixel_agreement(
                 query.preview, query.preview_scale, matrix, grey, grey.shape[1] / reference.width
             )
+            if agreement is not None:
+                best = agreement if best is None else max(best, agreement)
             score = evidence(match.distances, verification, agreement)
             out.append(replace(match, evidence=score))
-        return out
+        return out, best
 
     def _distances(
         self, ref: ReferenceSet, item_id: int, q: _QueryCodes

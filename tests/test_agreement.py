@@ -122,9 +122,9 @@ def test_of_two_look_alike_frames_the_one_the_crop_came_from_ranks_first(tmp_pat
         decode_image(_png(ImageOps.mirror(crop) if mirrored else crop), "q").image
     )
     qw, qh = query.fingerprint.features.width, query.fingerprint.features.height
+    # What verification finds: the crop's own mapping, from the query (mirrored back, if it was
+    # posted mirrored: verification then ran on the mirrored query, which is the crop itself).
     matrix = ((w // 2) / qw, 0.0, 0.0, 0.0, (h // 2) / qh, 0.0)
-    if mirrored:  # the transform verification finds: from the mirrored query to the reference
-        matrix = mirror_affine(matrix, qw)
     geometry = Verification(20, 30, 0.5, 0.0, (0, 0, 1, 1), (0, 0, 0.5, 0.5), matrix)
     with open_store(db, readonly=True) as store:
         ref = ReferenceSet(store, ("pdq", "phash"))
@@ -144,12 +144,13 @@ def test_of_two_look_alike_frames_the_one_the_crop_came_from_ranks_first(tmp_pat
             )
             for name in ("a_other.png", "b_source.png")
         ]
-        ranked = matcher._rank_by_pixels(
+        ranked, best = matcher._rank_by_pixels(
             ref, query, tied, {m.item.id: (geometry, mirrored) for m in tied}, stored
         )
     other, came_from = ranked
     assert came_from.evidence > other.evidence + calibration.AGREEMENT_WEIGHT * 0.1
     assert other.evidence >= tied[0].evidence  # agreement only ever adds
+    assert best is not None and best > 0.9  # the source frame's: it is the picture
 
 
 def test_agreement_ranks_but_never_decides():
@@ -171,3 +172,49 @@ def test_a_query_keeps_a_small_grey_preview(frame):
     assert query.preview_scale == pytest.approx(query.preview.shape[1] / frame.width)
     mirrored = query_fingerprint(ImageOps.mirror(frame))
     assert mirrored.preview is not None
+
+
+@pytest.mark.parametrize("look_further", [True, False])
+def test_when_no_verified_frame_agrees_retrieval_goes_deeper(
+    tmp_path, frame, monkeypatch, look_further
+):
+    """The frame a crop came from ranks past the verified depth by votes (look-alike frames
+    share its keypoints). When the verified ones' pixels disagree with the query, the matcher
+    verifies further down the votes and finds it; when they agree, it does not look."""
+    import provcheck.matcher as matcher_module
+
+    w, h = frame.size
+    source = _blob(frame, (w // 10, h // 10, w // 4, h // 4))
+    others = [
+        _blob(_blob(frame, (w // 4, h // 5, w // 2 - 4, h // 2 - 4)), (0, h // 4, w // 6, h // 2)),
+        _blob(_blob(frame, (w // 5, h // 4, w // 2 - 8, h // 2 - 2)), (w // 4, 0, w // 2, h // 6)),
+    ]
+    paths = []
+    for n, picture in enumerate([*others, source]):
+        paths.append(tmp_path / f"{n}.png")
+        paths[-1].write_bytes(_png(picture))
+    db = tmp_path / "refs.sqlite"
+    with open_store(db, create=True) as store:
+        add_files(store, SourceInfo("Game", "game"), paths, thumbnails=True)
+    query = query_fingerprint(decode_image(_png(source.crop((0, 0, w // 2, h // 2))), "q").image)
+    with open_store(db, readonly=True) as store:
+        ids = {Path(r.origin).name: r.id for r in store.items()}
+        order = {ids["0.png"]: (9, 0), ids["1.png"]: (9, 0), ids["2.png"]: (9, 0)}
+        monkeypatch.setattr(matcher_module, "MAX_LOCAL_VERIFIED", 2)
+        monkeypatch.setattr(Matcher, "_local_candidates", lambda self, ref, query: order)
+        if not look_further:
+            monkeypatch.setattr(matcher_module, "LOOK_FURTHER_BELOW", -1.0)
+        matcher = Matcher([ReferenceSet(store, ("pdq", "phash"))])
+        matches = matcher.match(query)
+        looked: list[int] = []
+        deeper = Matcher._look_further
+        monkeypatch.setattr(Matcher, "_look_further", lambda *a: looked.append(1) or deeper(*a))
+        agreeing = others[0].crop((0, 0, w // 2, h // 2))
+        first = matcher.match(query_fingerprint(decode_image(_png(agreeing), "q").image))[0]
+    assert Path(first.item.origin).name == "0.png" and not looked  # it agrees: no need
+    named = [Path(m.item.origin).name for m in matches]
+    assert named  # a look-alike frame verifies either way
+    if look_further:
+        assert named[0] == "2.png"
+    else:
+        assert "2.png" not in named
