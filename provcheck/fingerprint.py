@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from types import ModuleType
 from typing import ClassVar, Protocol
 
 import numpy as np
 from PIL import Image, ImageOps
 
 from provcheck.features import QUERY_FEATURES, REFERENCE_FEATURES, Features, extract, extract_region
+from provcheck.heap import keep_hashing_buffers
 
 #: Side, in pixels, of the working copy every hasher sees. PDQ downsamples to 64x64 and pHash
 #: to 32x32, so more pixels than this only cost decode time (see media.decode_image's draft).
@@ -85,6 +87,15 @@ def _as_rgb_array(image: Image.Image) -> np.ndarray:
     return np.asarray(image.convert("RGB") if image.mode != "RGB" else image)
 
 
+def _pdqhash() -> ModuleType:
+    """pdqhash, imported on first use, with the heap set up for its ~1.2 MB temporaries (see
+    ``provcheck.heap``: without it each hash of a working copy page-faults ~2.8 MB afresh)."""
+    import pdqhash
+
+    keep_hashing_buffers()
+    return pdqhash
+
+
 class PdqHasher:
     """Meta's PDQ: 256 bits, built for exactly this job and exchanged between platforms."""
 
@@ -96,9 +107,7 @@ class PdqHasher:
         return self.compute_with_quality(image)[0]
 
     def compute_with_quality(self, image: Image.Image) -> tuple[Hash, int]:
-        import pdqhash
-
-        vector, quality = pdqhash.compute(_as_rgb_array(image))
+        vector, quality = _pdqhash().compute(_as_rgb_array(image))
         return Hash.from_bit_vector(self.name, vector), int(quality)
 
     def variants(self, image: Image.Image) -> list[Hash]:
@@ -111,9 +120,7 @@ class PdqHasher:
         The mirrored one is hashed from real mirrored pixels: PDQ derives the others in the hash
         domain, which for a mirror lands ~21 bits (up to 38 on the devset) from hashing the
         mirrored image; rotations by 90 degrees are rare enough to keep the derived ones."""
-        import pdqhash
-
-        vectors, quality = pdqhash.compute_dihedral(_as_rgb_array(image))
+        vectors, quality = _pdqhash().compute_dihedral(_as_rgb_array(image))
         hashes = [Hash.from_bit_vector(self.name, v) for v in vectors]
         hashes[5] = self.compute(ImageOps.mirror(image))
         return hashes, int(quality)

@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 MAX_SIDE = 160
 #: Encoder quality: at 160 px, 70 keeps edges readable at 3-6 KB for a typical frame.
 QUALITY = 70
+#: libwebp's effort (0-6): 2 encodes a 160 px preview in half the time of Pillow's default 4
+#: (0.74 against 1.47 ms on 200 devset stills) for 5 % more bytes (2,677 against 2,554 on average).
+WEBP_METHOD = 2
 #: The only types a thumbnail may have; the report writes them into ``data:`` URIs verbatim.
 MIME_TYPES = frozenset({"image/webp", "image/jpeg", "image/png"})
 #: Largest encoded thumbnail accepted from an import file: ten times what we make ourselves.
@@ -53,7 +56,7 @@ def make_thumbnail(image: Image.Image, max_side: int = MAX_SIDE) -> Thumbnail:
     mime = _preferred_mime()
     buffer = io.BytesIO()
     if mime == "image/webp":
-        small.save(buffer, "WEBP", quality=QUALITY, method=4)
+        small.save(buffer, "WEBP", quality=QUALITY, method=WEBP_METHOD)
     else:
         small.save(buffer, "JPEG", quality=QUALITY, optimize=True)
     return Thumbnail(mime, buffer.getvalue())
