@@ -103,11 +103,25 @@ class ReferenceSet:
         #: Keypoint retrieval indexes at most MAX_RETRIEVAL_ITEMS items (reported per database);
         #: past it only hash candidates are verified.
         self.keypoint_retrieval = len(self._feature_items) <= MAX_RETRIEVAL_ITEMS
-        self.keypoints = (
-            load_keypoints(store)
-            if self.keypoint_retrieval
-            else KeypointIndex.build(np.zeros(0, np.int64), np.zeros((0, 32), np.uint8))
-        )
+        self._keypoints: KeypointIndex | None = None
+
+    @property
+    def keypoints(self) -> KeypointIndex:
+        """The keypoint retrieval index, loaded on first use: a hash-only scan
+        (``--no-keypoints``) never needs it, and loading it costs ~0.3 s at 100k references."""
+        if self._keypoints is None:
+            with self.store_lock:
+                if self._keypoints is None:
+                    self._keypoints = (
+                        load_keypoints(self.store)
+                        if self.keypoint_retrieval
+                        else KeypointIndex.build(np.zeros(0, np.int64), np.zeros((0, 32), np.uint8))
+                    )
+        return self._keypoints
+
+    @keypoints.setter
+    def keypoints(self, index: KeypointIndex) -> None:
+        self._keypoints = index
 
     def has_features(self, item_id: int) -> bool:
         """Whether the item has keypoints (hash-only imports have none); owners are sorted."""
