@@ -80,6 +80,10 @@ class Match:
     #: query's and the reference's own coordinates; None = the whole picture (or not known).
     query_region: Region | None = None
     reference_region: Region | None = None
+    #: Correlation (-1..1) of the query's and the reference preview's grey levels where the
+    #: keypoints place the query (``provcheck.agreement``); None when not computed (no preview,
+    #: not verified by keypoints).
+    pixel_agreement: float | None = None
     #: Video frames: the stretches of the reference video that show the matched picture, as
     #: (start, end) seconds, the matched frame's own first (``provcheck.timeline``); () otherwise.
     shown_at: tuple[tuple[float, float | None], ...] = ()
@@ -429,7 +433,8 @@ class Matcher:
             if agreement is not None:
                 best = agreement if best is None else max(best, agreement)
             score = evidence(match.distances, verification, agreement)
-            out.append(replace(match, evidence=score))
+            shown = None if agreement is None else round(agreement, 3)
+            out.append(replace(match, evidence=score, pixel_agreement=shown))
         return out, best
 
     def _distances(

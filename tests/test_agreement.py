@@ -218,3 +218,44 @@ def test_when_no_verified_frame_agrees_retrieval_goes_deeper(
         assert named[0] == "2.png"
     else:
         assert "2.png" not in named
+
+
+@pytest.mark.parametrize("previews", [True, False])
+def test_json_reports_inliers_and_pixel_agreement(tmp_path, frame, previews):
+    import json
+
+    from click.testing import CliRunner
+
+    from provcheck.cli import cli
+
+    (tmp_path / "ref.png").write_bytes(_png(frame))
+    w, h = frame.size
+    (tmp_path / "crop.png").write_bytes(_png(frame.crop((w // 4, h // 4, 3 * w // 4, h))))
+    db = str(tmp_path / "refs.sqlite")
+    flag = "--thumbnails" if previews else "--no-thumbnails"
+    runner = CliRunner()
+    added = runner.invoke(
+        cli,
+        [
+            "db",
+            "add",
+            "--db",
+            db,
+            "--label",
+            "G",
+            "--category",
+            "game",
+            flag,
+            str(tmp_path / "ref.png"),
+        ],
+    )
+    assert added.exit_code == 0, added.output
+    scanned = runner.invoke(
+        cli, ["scan", "--db", db, "--format", "json", str(tmp_path / "crop.png")]
+    )
+    [match] = json.loads(scanned.output)["results"][0]["matches"]
+    assert match["inliers"] >= 8
+    if previews:
+        assert match["pixel_agreement"] > 0.9
+    else:
+        assert match["pixel_agreement"] is None

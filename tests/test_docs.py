@@ -36,3 +36,14 @@ def test_every_option_is_documented():
 def test_readme_gives_the_two_commands():
     assert "pip install -e '.[test]'" in README
     assert "pytest" in README
+
+
+def test_every_json_field_is_documented():
+    """Users script against the JSON: a field the records emit must be in the README's table."""
+    from provcheck.report.records import match_record, result_record
+    from tests.report_fixtures import constructed_match, match_result
+
+    match = constructed_match()
+    json_section = README[README.index("## JSON output") : README.index("## Export format")]
+    for key in [*match_record(match, None), *result_record(match_result(match), None)]:
+        assert f"`{key}`" in json_section, f"README's JSON table does not document {key!r}"

@@ -128,6 +128,8 @@ def match_record(match: Match, claimed: date | None) -> dict[str, Any]:
         "days_before_claim": days,
         "query_region": list(match.query_region) if match.query_region else None,
         "reference_region": list(match.reference_region) if match.reference_region else None,
+        "inliers": match.inliers,
+        "pixel_agreement": match.pixel_agreement,
     }
 
 
