@@ -375,14 +375,14 @@ class Matcher:
         reserve: Sequence[int],
         voted: Mapping[int, tuple[int, int]],
     ) -> list[Match]:
-        """Verify the keypoint-retrieved items past the usual depth, ranked by their pixels too.
-        Only called when the previews say that no verified reference is the picture: the frame
-        a crop came from can rank past the 24th by votes among look-alike frames."""
+        """Verify the keypoint-retrieved items past the usual depth, ranked by their pixels too,
+        until one agrees. Only called when the previews say that no verified reference is the
+        picture: the frame a crop came from can rank past the 24th by votes among look-alike
+        frames, and once it is found the rest cannot do better than agree as well."""
         with ref.store_lock:
             records = {r.id: r for r in ref.store.items(sorted(reserve))}
             stored = ref.store.features(reserve)
         found: list[Match] = []
-        verified_by: dict[int, tuple[Verification, bool]] = {}
         for item_id in reserve:
             record = records.get(item_id)
             if record is None:
@@ -390,10 +390,15 @@ class Matcher:
             match, geometry = self._judge(
                 ref, query, q, record, set(), stored.get(item_id), voted.get(item_id)
             )
-            if match is not None and geometry is not None:
-                found.append(match)
-                verified_by[item_id] = geometry
-        return self._rank_by_pixels(ref, query, found, verified_by, stored)[0] if found else []
+            if match is None or geometry is None:
+                continue
+            [ranked], agreement = self._rank_by_pixels(
+                ref, query, [match], {item_id: geometry}, stored
+            )
+            found.append(ranked)
+            if agreement is not None and agreement >= LOOK_FURTHER_BELOW:
+                break
+        return found
 
     def _rank_by_pixels(
         self,

@@ -184,18 +184,7 @@ def test_when_no_verified_frame_agrees_retrieval_goes_deeper(
     import provcheck.matcher as matcher_module
 
     w, h = frame.size
-    source = _blob(frame, (w // 10, h // 10, w // 4, h // 4))
-    others = [
-        _blob(_blob(frame, (w // 4, h // 5, w // 2 - 4, h // 2 - 4)), (0, h // 4, w // 6, h // 2)),
-        _blob(_blob(frame, (w // 5, h // 4, w // 2 - 8, h // 2 - 2)), (w // 4, 0, w // 2, h // 6)),
-    ]
-    paths = []
-    for n, picture in enumerate([*others, source]):
-        paths.append(tmp_path / f"{n}.png")
-        paths[-1].write_bytes(_png(picture))
-    db = tmp_path / "refs.sqlite"
-    with open_store(db, create=True) as store:
-        add_files(store, SourceInfo("Game", "game"), paths, thumbnails=True)
+    db, source, others = _look_alikes(tmp_path, frame)
     query = query_fingerprint(decode_image(_png(source.crop((0, 0, w // 2, h // 2))), "q").image)
     with open_store(db, readonly=True) as store:
         ids = {Path(r.origin).name: r.id for r in store.items()}
@@ -218,6 +207,49 @@ def test_when_no_verified_frame_agrees_retrieval_goes_deeper(
         assert named[0] == "2.png"
     else:
         assert "2.png" not in named
+
+
+def _look_alikes(tmp_path: Path, frame: Image.Image):
+    """A database of three look-alike frames with previews: two with shapes in other places
+    (0.png, 1.png), and the source of the test's crops (2.png)."""
+    w, h = frame.size
+    source = _blob(frame, (w // 10, h // 10, w // 4, h // 4))
+    others = [
+        _blob(_blob(frame, (w // 4, h // 5, w // 2 - 4, h // 2 - 4)), (0, h // 4, w // 6, h // 2)),
+        _blob(_blob(frame, (w // 5, h // 4, w // 2 - 8, h // 2 - 2)), (w // 4, 0, w // 2, h // 6)),
+    ]
+    paths = []
+    for n, picture in enumerate([*others, source]):
+        paths.append(tmp_path / f"{n}.png")
+        paths[-1].write_bytes(_png(picture))
+    db = tmp_path / "refs.sqlite"
+    with open_store(db, create=True) as store:
+        add_files(store, SourceInfo("Game", "game"), paths, thumbnails=True)
+    return db, source, others
+
+
+def test_looking_further_stops_at_the_first_reference_that_agrees(tmp_path, frame, monkeypatch):
+    import provcheck.matcher as matcher_module
+
+    w, h = frame.size
+    db, source, _ = _look_alikes(tmp_path, frame)
+    query = query_fingerprint(decode_image(_png(source.crop((0, 0, w // 2, h // 2))), "q").image)
+    judged: list[str] = []
+    judge = Matcher._judge
+
+    def spy(self, ref, query, q, record, *args, **kwargs):
+        judged.append(Path(record.origin).name)
+        return judge(self, ref, query, q, record, *args, **kwargs)
+
+    with open_store(db, readonly=True) as store:
+        ids = {Path(r.origin).name: r.id for r in store.items()}
+        order = {ids[name]: (9, 0) for name in ("0.png", "2.png", "1.png")}
+        monkeypatch.setattr(matcher_module, "MAX_LOCAL_VERIFIED", 1)
+        monkeypatch.setattr(Matcher, "_local_candidates", lambda self, ref, query: order)
+        monkeypatch.setattr(Matcher, "_judge", spy)
+        matches = Matcher([ReferenceSet(store, ("pdq", "phash"))]).match(query)
+    assert Path(matches[0].item.origin).name == "2.png"
+    assert judged == ["0.png", "2.png"]  # 1.png, after the one that agrees, is never verified
 
 
 @pytest.mark.parametrize("previews", [True, False])
