@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -48,6 +49,10 @@ def _now() -> str:
 
 #: Page cache (KiB) for bulk imports; see ``Store.add_items_bulk``.
 BULK_CACHE_KIB = 512 * 1024
+
+
+#: Ids per ``IN (...)`` statement: SQLite caps a statement's parameters (999 in old builds).
+_IN_CHUNK = 500
 
 
 class Store:
@@ -293,6 +298,14 @@ class Store:
             if cur.rowcount == 0:
                 raise UsageError(f"no item with id {item_id} in {self.path}")
 
+    def _rows_in(self, sql: str, ids: Iterable[int]) -> Iterator[tuple[Any, ...]]:
+        """Rows of ``sql`` (its ``{}`` is where the id list goes) for every id, asked 500 at a
+        time: SQLite caps the parameters of one statement."""
+        wanted = [int(i) for i in ids]
+        for start in range(0, len(wanted), _IN_CHUNK):
+            chunk = wanted[start : start + _IN_CHUNK]
+            yield from self._conn.execute(sql.format(",".join("?" * len(chunk))), chunk)
+
     # -- thumbnails ----------------------------------------------------------------------------
 
     def put_thumbnail(self, item_id: int, thumbnail: Thumbnail) -> None:
@@ -310,16 +323,11 @@ class Store:
         read-only (the bundled pack may be one) has no thumbnail table, and so no previews."""
         if not self._has_table("thumbnails"):
             return {}
-        wanted = [int(i) for i in item_ids]
         out: dict[int, Thumbnail] = {}
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for item_id, mime, data in self._conn.execute(
-                f"SELECT item_id, mime, data FROM thumbnails WHERE item_id IN ({marks})", chunk
-            ):
-                if mime in MIME_TYPES:  # never hand an unknown type on to a data: URI
-                    out[int(item_id)] = Thumbnail(mime, bytes(data))
+        sql = "SELECT item_id, mime, data FROM thumbnails WHERE item_id IN ({})"
+        for item_id, mime, data in self._rows_in(sql, item_ids):
+            if mime in MIME_TYPES:  # never hand an unknown type on to a data: URI
+                out[int(item_id)] = Thumbnail(mime, bytes(data))
         return out
 
     # -- local features ------------------------------------------------------------------------
@@ -335,16 +343,11 @@ class Store:
         """Keypoints of these items; items without any (hash-only imports) are left out."""
         if not self._has_table("features"):
             return {}
-        wanted = [int(i) for i in item_ids]
-        out: dict[int, Features] = {}
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for item_id, blob in self._conn.execute(
-                f"SELECT item_id, data FROM features WHERE item_id IN ({marks})", chunk
-            ):
-                out[int(item_id)] = Features.from_blob(bytes(blob))
-        return out
+        sql = "SELECT item_id, data FROM features WHERE item_id IN ({})"
+        return {
+            int(item_id): Features.from_blob(bytes(blob))
+            for item_id, blob in self._rows_in(sql, item_ids)
+        }
 
     def feature_count(self) -> int:
         """How many items have keypoints."""
@@ -395,12 +398,7 @@ class Store:
         )
         if ids is not None:
             wanted = [int(i) for i in ids]
-            rows = []
-            for chunk_start in range(0, len(wanted), 500):
-                chunk = wanted[chunk_start : chunk_start + 500]
-                marks = ",".join("?" * len(chunk))
-                rows += self._conn.execute(f"{base} WHERE i.id IN ({marks})", chunk).fetchall()
-            by_id = {r[0]: r for r in rows}
+            by_id = {r[0]: r for r in self._rows_in(base + " WHERE i.id IN ({})", wanted)}
             rows = [by_id[i] for i in wanted if i in by_id]
         elif source_id is not None:
             rows = self._conn.execute(
@@ -420,18 +418,15 @@ class Store:
 
     def _hashes_by_item(self, item_ids: list[int]) -> dict[int, list[StoredHash]]:
         out: dict[int, list[StoredHash]] = {}
-        for start in range(0, len(item_ids), 500):
-            chunk = item_ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for item_id, kind, bits, quality, *region in self._conn.execute(
-                "SELECT item_id, kind, bits, quality, rx, ry, rw, rh FROM hashes"
-                f" WHERE item_id IN ({marks}) ORDER BY id",
-                chunk,
-            ):
-                reg = None if region[0] is None else tuple(region)
-                out.setdefault(item_id, []).append(
-                    StoredHash(Hash(kind, bytes(bits)), quality, reg)  # type: ignore[arg-type]
-                )
+        sql = (
+            "SELECT item_id, kind, bits, quality, rx, ry, rw, rh FROM hashes"
+            " WHERE item_id IN ({}) ORDER BY id"
+        )
+        for item_id, kind, bits, quality, *region in self._rows_in(sql, item_ids):
+            reg = None if region[0] is None else tuple(region)
+            out.setdefault(item_id, []).append(
+                StoredHash(Hash(kind, bytes(bits)), quality, reg)  # type: ignore[arg-type]
+            )
         return out
 
     def iter_items_with_hashes(self, batch: int = 2000) -> Iterator[ItemRecord]:
@@ -529,13 +524,9 @@ class Store:
 
     def hash_regions(self, hash_ids: Sequence[int]) -> dict[int, Region | None]:
         out: dict[int, Region | None] = {}
-        for start in range(0, len(hash_ids), 500):
-            chunk = [int(h) for h in hash_ids[start : start + 500]]
-            marks = ",".join("?" * len(chunk))
-            for hid, *region in self._conn.execute(
-                f"SELECT id, rx, ry, rw, rh FROM hashes WHERE id IN ({marks})", chunk
-            ):
-                out[hid] = None if region[0] is None else tuple(region)  # type: ignore[assignment]
+        sql = "SELECT id, rx, ry, rw, rh FROM hashes WHERE id IN ({})"
+        for hid, *region in self._rows_in(sql, hash_ids):
+            out[hid] = None if region[0] is None else tuple(region)  # type: ignore[assignment]
         return out
 
     # -- statistics ----------------------------------------------------------------------------
