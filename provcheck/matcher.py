@@ -20,7 +20,7 @@ from provcheck.fingerprint import QueryFingerprint, get_hasher
 from provcheck.index import HammingIndex
 from provcheck.keypoint_index import MAX_RETRIEVAL_ITEMS, KeypointIndex, Votes
 from provcheck.store import ItemRecord, KindArrays, Region, Store
-from provcheck.thumbnail import thumbnail_grey
+from provcheck.thumbnail import Thumbnail, thumbnail_grey
 from provcheck.verify import Verification, verify
 
 #: A query keypoint votes for the item owning its nearest stored keypoint within this distance.
@@ -382,6 +382,7 @@ class Matcher:
         with ref.store_lock:
             records = {r.id: r for r in ref.store.items(sorted(reserve))}
             stored = ref.store.features(reserve)
+            previews = ref.store.thumbnails(reserve)
         found: list[Match] = []
         for item_id in reserve:
             record = records.get(item_id)
@@ -392,8 +393,8 @@ class Matcher:
             )
             if match is None or geometry is None:
                 continue
-            [ranked], agreement = self._rank_by_pixels(
-                ref, query, [match], {item_id: geometry}, stored
+            ranked, agreement = _with_agreement(
+                query, match, geometry, stored.get(item_id), previews.get(item_id)
             )
             found.append(ranked)
             if agreement is not None and agreement >= LOOK_FURTHER_BELOW:
@@ -413,8 +414,7 @@ class Matcher:
         the frame the query was taken from. References without previews (the bundled pack ships
         none) keep their evidence as it was. Also returns the best agreement (None: no preview
         said anything)."""
-        features = query.fingerprint.features
-        if query.preview is None or features is None:
+        if query.preview is None or query.fingerprint.features is None:
             return found, None
         with ref.store_lock:
             previews = ref.store.thumbnails(verified_by)
@@ -422,24 +422,15 @@ class Matcher:
         best: float | None = None
         for match in found:
             item_id = match.item.id
-            preview = previews.get(item_id)
-            grey = thumbnail_grey(preview) if preview is not None else None
-            reference = stored.get(item_id)
-            if grey is None or reference is None or reference.width == 0:
+            if item_id not in verified_by:
                 out.append(match)
                 continue
-            verification, mirrored = verified_by[item_id]
-            matrix = verification.matrix
-            if mirrored:
-                matrix = mirror_affine(matrix, features.width)
-            agreement = pixel_agreement(
-                query.preview, query.preview_scale, matrix, grey, grey.shape[1] / reference.width
+            scored, agreement = _with_agreement(
+                query, match, verified_by[item_id], stored.get(item_id), previews.get(item_id)
             )
+            out.append(scored)
             if agreement is not None:
                 best = agreement if best is None else max(best, agreement)
-            score = evidence(match.distances, verification, agreement)
-            shown = None if agreement is None else round(agreement, 3)
-            out.append(replace(match, evidence=score, pixel_agreement=shown))
         return out, best
 
     def _distances(
@@ -474,6 +465,31 @@ class Matcher:
         if "pdq" in kinds_hit and distances.get("pdq", 256) <= self.max_distances["pdq"]:
             return True
         return bool(kinds_hit) and not has_features
+
+
+def _with_agreement(
+    query: QueryFingerprint,
+    match: Match,
+    geometry: tuple[Verification, bool],
+    reference: Features | None,
+    preview: Thumbnail | None,
+) -> tuple[Match, float | None]:
+    """``match`` with its pixel agreement in its evidence (and reported), and the agreement;
+    unchanged, with None, when the reference or the query has no preview to compare."""
+    features = query.fingerprint.features
+    grey = thumbnail_grey(preview) if preview is not None else None
+    if grey is None or query.preview is None or features is None:
+        return match, None
+    if reference is None or reference.width == 0:
+        return match, None
+    verification, mirrored = geometry
+    matrix = mirror_affine(verification.matrix, features.width) if mirrored else verification.matrix
+    agreement = pixel_agreement(
+        query.preview, query.preview_scale, matrix, grey, grey.shape[1] / reference.width
+    )
+    score = evidence(match.distances, verification, agreement)
+    shown = None if agreement is None else round(agreement, 3)
+    return replace(match, evidence=score, pixel_agreement=shown), agreement
 
 
 def _mirrored_first(votes: tuple[int, int] | None, transform: str) -> bool:
