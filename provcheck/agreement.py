@@ -8,11 +8,19 @@ flew on) are few and often fail the ratio test on repeated texture. The pixels s
 apart: aligned by the verified transform, the true frame agrees with the query everywhere, a
 neighbouring frame everywhere but where something moved.
 
+The pixels also say how much the colours had to change. A game's time of day, a weather effect
+or a fade tints the same view from one moment to the next; the correlation of grey levels is
+blind to that on purpose (a re-post's brightness, contrast and gamma edits change grey levels
+too), but among frames that all correlate, the one whose colours the query shows unchanged is
+the likelier source. ``Agreement.colour_shift`` measures that tint.
+
 Computed at the reference preview's scale (``provcheck.thumbnail``, 160 px): coarse, but a moved
 sprite or vehicle covers several preview pixels. Pure numpy/OpenCV on arrays the caller holds.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -22,6 +30,19 @@ from provcheck.verify import Affine
 MIN_PIXELS = 64
 
 
+@dataclass(frozen=True, slots=True)
+class Agreement:
+    """How the query and a reference preview compare where the keypoints place the query."""
+
+    #: Pearson correlation (-1..1) of their grey levels over the part they share.
+    correlation: float
+    #: How far apart their colours are there: the median difference of each of R, G and B,
+    #: averaged over the three, in units of the full range (0: the same; grey levels only when
+    #: either side is grey). A re-post that recolours shifts it for every frame alike;
+    #: a tinted neighbouring frame shifts it for that frame alone.
+    colour_shift: float
+
+
 def mirror_affine(matrix: Affine, width: int) -> Affine:
     """``matrix`` (from the mirrored picture) applied to the unmirrored one: x -> width - 1 - x
     first. So one matrix always maps the query as posted."""
@@ -29,39 +50,68 @@ def mirror_affine(matrix: Affine, width: int) -> Affine:
     return (-a, b, a * (width - 1) + tx, -c, d, c * (width - 1) + ty)
 
 
+class QueryPixels:
+    """The query's preview (RGB or grey) and its size relative to the query's working copy,
+    resized once per comparison grid: a query's verified references are mostly frames of one
+    video, all compared on the same grid."""
+
+    def __init__(self, preview: np.ndarray, scale: float) -> None:
+        self.preview = preview
+        self.scale = scale
+        self._grids: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+
+    def at(self, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """The preview at ``size`` (width, height), as it is and in grey levels."""
+        found = self._grids.get(size)
+        if found is None:
+            import cv2
+
+            height, width = self.preview.shape[:2]
+            pixels = (
+                self.preview
+                if size == (width, height)
+                else cv2.resize(self.preview, size, interpolation=cv2.INTER_AREA)
+            )
+            found = self._grids[size] = (pixels, _grey(pixels))
+        return found
+
+
 def pixel_agreement(
-    query: np.ndarray,
-    query_scale: float,
+    query: QueryPixels,
     matrix: Affine,
     reference: np.ndarray,
     reference_scale: float,
-) -> float | None:
-    """Correlation (Pearson, -1..1) of the query's and the reference's grey levels over the part
-    they share, once the reference is warped onto the query by ``matrix``; None when they share
-    too few pixels or one side is flat there.
+) -> Agreement | None:
+    """The query and the reference compared over the part they share, once the reference is
+    warped onto the query by ``matrix``; None when they share too few pixels or one side is flat
+    there.
 
-    ``query`` and ``reference`` are greyscale previews; ``query_scale`` and ``reference_scale``
-    their size relative to the working copies ``matrix`` maps between (query working pixels to
-    reference working pixels). Correlation, not difference: a re-post's brightness, contrast and
-    gamma edits change both the level and the spread of grey values, not where they rise and fall.
+    ``reference`` is a preview, RGB (height x width x 3) or grey (height x width), as the query's
+    may be; ``query.scale`` and ``reference_scale`` are their sizes relative to the working
+    copies ``matrix`` maps between (query working pixels to reference working pixels).
+    Correlation, not difference, decides whether the pictures agree: a re-post's brightness,
+    contrast and gamma edits change both the level and the spread of grey values, not where they
+    rise and fall.
     """
     import cv2
 
     m = np.asarray(matrix, dtype=np.float64).reshape(2, 3)
     scale = float(np.sqrt(abs(np.linalg.det(m[:, :2]))))
     # Compare on the coarser of the two grids: query working pixels shown at ``grid`` each.
-    grid = min(query_scale, scale * reference_scale)
+    grid = min(query.scale, scale * reference_scale)
     if grid <= 0:
         return None
-    height, width = query.shape
+    height, width = query.preview.shape[:2]
     size = (
-        max(1, round(width * grid / query_scale)),
-        max(1, round(height * grid / query_scale)),
+        max(1, round(width * grid / query.scale)),
+        max(1, round(height * grid / query.scale)),
     )
     if size[0] * size[1] < MIN_PIXELS:
         return None
-    q = query if size == (width, height) else cv2.resize(query, size, interpolation=cv2.INTER_AREA)
-    grid = size[0] * query_scale / width  # as rounded
+    pixels, grey = query.at(size)
+    if reference.ndim != pixels.ndim:  # one side grey: only grey levels can be compared
+        pixels, reference = grey, _grey(reference)
+    grid = size[0] * query.scale / width  # as rounded
     # Grid pixel p -> query working x -> reference working m(x) -> its preview's pixel, with
     # pixel centres on integers at every scale (as OpenCV and Pillow resize): a picture resized
     # by s puts pixel i at (i + 0.5) / s - 0.5. Half a pixel off costs a detailed frame 0.1.
@@ -73,7 +123,7 @@ def pixel_agreement(
     flags = cv2.WARP_INVERSE_MAP
     warped = cv2.warpAffine(reference, to_reference, size, flags=cv2.INTER_LINEAR | flags)
     inside = cv2.warpAffine(
-        np.full(reference.shape, 255, np.uint8),
+        np.full(reference.shape[:2], 255, np.uint8),
         to_reference,
         size,
         flags=cv2.INTER_NEAREST | flags,
@@ -83,11 +133,24 @@ def pixel_agreement(
     mask = cv2.erode(inside, np.ones((3, 3), np.uint8)) > 0
     if int(mask.sum()) < MIN_PIXELS:
         return None
-    a = q[mask].astype(np.float64)
-    b = warped[mask].astype(np.float64)
+    # The median difference of each channel, from every other shared pixel of every other row
+    # (plenty for a median): a caption bar or a logo over part of the query moves a mean
+    # towards its own colour, not the median.
+    sampled = mask[::2, ::2]
+    differences = pixels[::2, ::2][sampled].astype(np.int16) - warped[::2, ::2][sampled]
+    colour_shift = float(np.abs(np.median(differences, axis=0)).mean()) / 255
+    a = grey[mask].astype(np.float64)
+    b = _grey(warped)[mask].astype(np.float64)
     a -= a.mean()
     b -= b.mean()
     spread = float(np.sqrt((a * a).sum() * (b * b).sum()))
     if spread < a.size:  # the product of the two standard deviations is under one grey level
         return None
-    return float((a * b).sum() / spread)
+    return Agreement(float((a * b).sum() / spread), colour_shift)
+
+
+def _grey(image: np.ndarray) -> np.ndarray:
+    """Grey levels of an RGB or grey picture, weighed as Pillow's "L" conversion (ITU-R 601)."""
+    import cv2
+
+    return image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)

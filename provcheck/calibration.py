@@ -34,6 +34,12 @@ PDQ_SLOPE, PDQ_MIDPOINT = 0.21, 45.0
 #: worth 10 inliers. It ranks, it never decides: confidence leaves it out, so a match is reported
 #: or not exactly as before, and only which of several verified frames comes first can change.
 AGREEMENT_WEIGHT = 20.0
+#: Log-odds lost per unit of colour shift (``provcheck.agreement.Agreement.colour_shift``): a
+#: tint of 10 grey levels per channel (0.04) costs 6, as much as 12 inliers. It ranks only, as
+#: the agreement does: among frames that all verify and correlate, the one whose colours the
+#: query shows unchanged is the likelier source (a game's time of day tints the same view from
+#: one moment to the next); a re-post that recolours shifts every frame of the scene alike.
+COLOUR_SHIFT_WEIGHT = 150.0
 
 
 def _logistic(x: float) -> float:
@@ -43,16 +49,20 @@ def _logistic(x: float) -> float:
 
 
 def evidence(
-    distances: Mapping[str, int], geometry: Verification | None, agreement: float | None = None
+    distances: Mapping[str, int],
+    geometry: Verification | None,
+    agreement: float | None = None,
+    colour_shift: float = 0.0,
 ) -> float:
     """Log-odds of both curves summed, signed: it does not saturate as confidence does, so it
     ranks matches that all read 1.0. A frame whose whole picture also hashes close beats another
     that only shares keypoints with the query (a HUD, a logo, the overlap of a scrolling scene),
     and of frames that share them, the one whose pixels agree with the query where the keypoints
-    place it (``agreement``; a negative correlation, as of a thermal palette, counts as none)."""
+    place it (``agreement``; a negative correlation, as of a thermal palette, counts as none)
+    and whose colours it keeps (``colour_shift``)."""
     score = INLIER_SLOPE * (geometry.inliers - INLIER_MIDPOINT) if geometry else 0.0
     if geometry is not None and agreement is not None:
-        score += AGREEMENT_WEIGHT * max(0.0, agreement)
+        score += AGREEMENT_WEIGHT * max(0.0, agreement) - COLOUR_SHIFT_WEIGHT * colour_shift
     pdq = distances.get("pdq")
     if pdq is not None:
         score += PDQ_SLOPE * (PDQ_MIDPOINT - pdq)

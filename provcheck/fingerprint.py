@@ -21,7 +21,7 @@ from provcheck.heap import keep_hashing_buffers
 #: to 32x32, so more pixels than this only cost decode time (see media.decode_image's draft).
 WORKING_SIZE = 512
 
-#: Longest side of the grey preview a query keeps for ``provcheck.agreement``: twice the stored
+#: Longest side of the colour preview a query keeps for ``provcheck.agreement``: twice the stored
 #: reference previews, so the picture inside a screenshot (half the screen) still meets them at
 #: their own scale.
 QUERY_PREVIEW_SIDE = 320
@@ -202,7 +202,7 @@ class QueryFingerprint:
     inner_box: tuple[float, float, float, float] | None = None  # fractions [x, y, w, h]
     #: Keypoints of that inner picture detected at the references' scale, in query coordinates.
     inner_features: Features | None = None
-    #: Grey levels of the working copy, at most ``QUERY_PREVIEW_SIDE`` pixels on its longer side,
+    #: The working copy's RGB pixels, at most ``QUERY_PREVIEW_SIDE`` pixels on its longer side,
     #: for comparing with reference previews where the keypoints place the query.
     preview: np.ndarray | None = None
 
@@ -242,7 +242,7 @@ def query_fingerprint(image: Image.Image, keypoints: bool = True) -> QueryFinger
     features = extract(image, QUERY_FEATURES) if sufficient and keypoints else None
     base = Fingerprint({name: hashes[0] for name, hashes in variants.items()}, quality, features)
     mirrored = extract(ImageOps.mirror(image), QUERY_FEATURES) if features is not None else None
-    preview = _grey_preview(image) if features is not None else None
+    preview = _preview(image) if features is not None else None
     box = inner_box(image) if sufficient else None
     if box is None:
         return QueryFingerprint(base, variants, mirrored, preview=preview)
@@ -263,8 +263,8 @@ def query_fingerprint(image: Image.Image, keypoints: bool = True) -> QueryFinger
     )
 
 
-def _grey_preview(image: Image.Image) -> np.ndarray:
-    grey = image.convert("L")
-    if max(grey.size) > QUERY_PREVIEW_SIDE:
-        grey.thumbnail((QUERY_PREVIEW_SIDE, QUERY_PREVIEW_SIDE), Image.Resampling.BILINEAR)
-    return np.asarray(grey)
+def _preview(image: Image.Image) -> np.ndarray:
+    small = image.convert("RGB")
+    if max(small.size) > QUERY_PREVIEW_SIDE:
+        small.thumbnail((QUERY_PREVIEW_SIDE, QUERY_PREVIEW_SIDE), Image.Resampling.BILINEAR)
+    return np.asarray(small)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from provcheck.agreement import mirror_affine, pixel_agreement
+from provcheck.agreement import QueryPixels, mirror_affine, pixel_agreement
 from provcheck.arraycache import load_keypoints, load_search
 from provcheck.calibration import MIN_INLIERS, calibrated_confidence, evidence
 from provcheck.features import Features
@@ -20,7 +20,7 @@ from provcheck.fingerprint import QueryFingerprint, get_hasher
 from provcheck.index import HammingIndex
 from provcheck.keypoint_index import MAX_RETRIEVAL_ITEMS, KeypointIndex, Votes
 from provcheck.store import ItemRecord, KindArrays, Region, Store
-from provcheck.thumbnail import Thumbnail, thumbnail_grey
+from provcheck.thumbnail import Thumbnail, thumbnail_pixels
 from provcheck.verify import Verification, verify
 
 #: A query keypoint votes for the item owning its nearest stored keypoint within this distance.
@@ -317,11 +317,12 @@ class Matcher:
                 out.append(found)
                 if geometry is not None:
                     verified_by[item_id] = geometry
-        if not verified_by:
+        if not verified_by or query.preview is None:
             return out
-        out, best = self._rank_by_pixels(ref, query, out, verified_by, stored)
+        pixels = QueryPixels(query.preview, query.preview_scale)
+        out, best = self._rank_by_pixels(ref, query, pixels, out, verified_by, stored)
         if reserve and not confirmed and best is not None and best < LOOK_FURTHER_BELOW:
-            out += self._look_further(ref, query, q, reserve, voted)
+            out += self._look_further(ref, query, pixels, q, reserve, voted)
         return out
 
     def _judge(
@@ -371,6 +372,7 @@ class Matcher:
         self,
         ref: ReferenceSet,
         query: QueryFingerprint,
+        pixels: QueryPixels,
         q: _QueryCodes,
         reserve: Sequence[int],
         voted: Mapping[int, tuple[int, int]],
@@ -394,7 +396,7 @@ class Matcher:
             if match is None or geometry is None:
                 continue
             ranked, agreement = _with_agreement(
-                query, match, geometry, stored.get(item_id), previews.get(item_id)
+                query, pixels, match, geometry, stored.get(item_id), previews.get(item_id)
             )
             found.append(ranked)
             if agreement is not None and agreement >= LOOK_FURTHER_BELOW:
@@ -405,6 +407,7 @@ class Matcher:
         self,
         ref: ReferenceSet,
         query: QueryFingerprint,
+        pixels: QueryPixels,
         found: list[Match],
         verified_by: Mapping[int, tuple[Verification, bool]],
         stored: Mapping[int, Features],
@@ -414,7 +417,7 @@ class Matcher:
         the frame the query was taken from. References without previews (the bundled pack ships
         none) keep their evidence as it was. Also returns the best agreement (None: no preview
         said anything)."""
-        if query.preview is None or query.fingerprint.features is None:
+        if query.fingerprint.features is None:
             return found, None
         with ref.store_lock:
             previews = ref.store.thumbnails(verified_by)
@@ -426,7 +429,12 @@ class Matcher:
                 out.append(match)
                 continue
             scored, agreement = _with_agreement(
-                query, match, verified_by[item_id], stored.get(item_id), previews.get(item_id)
+                query,
+                pixels,
+                match,
+                verified_by[item_id],
+                stored.get(item_id),
+                previews.get(item_id),
             )
             out.append(scored)
             if agreement is not None:
@@ -469,6 +477,7 @@ class Matcher:
 
 def _with_agreement(
     query: QueryFingerprint,
+    pixels: QueryPixels,
     match: Match,
     geometry: tuple[Verification, bool],
     reference: Features | None,
@@ -477,19 +486,19 @@ def _with_agreement(
     """``match`` with its pixel agreement in its evidence (and reported), and the agreement;
     unchanged, with None, when the reference or the query has no preview to compare."""
     features = query.fingerprint.features
-    grey = thumbnail_grey(preview) if preview is not None else None
-    if grey is None or query.preview is None or features is None:
+    theirs = thumbnail_pixels(preview) if preview is not None else None
+    if theirs is None or features is None:
         return match, None
     if reference is None or reference.width == 0:
         return match, None
     verification, mirrored = geometry
     matrix = mirror_affine(verification.matrix, features.width) if mirrored else verification.matrix
-    agreement = pixel_agreement(
-        query.preview, query.preview_scale, matrix, grey, grey.shape[1] / reference.width
-    )
-    score = evidence(match.distances, verification, agreement)
-    shown = None if agreement is None else round(agreement, 3)
-    return replace(match, evidence=score, pixel_agreement=shown), agreement
+    agreement = pixel_agreement(pixels, matrix, theirs, theirs.shape[1] / reference.width)
+    if agreement is None:
+        return match, None
+    score = evidence(match.distances, verification, agreement.correlation, agreement.colour_shift)
+    shown = round(agreement.correlation, 3)
+    return replace(match, evidence=score, pixel_agreement=shown), agreement.correlation
 
 
 def _mirrored_first(votes: tuple[int, int] | None, transform: str) -> bool:

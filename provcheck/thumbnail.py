@@ -62,8 +62,8 @@ def make_thumbnail(image: Image.Image, max_side: int = MAX_SIDE) -> Thumbnail:
     return Thumbnail(mime, buffer.getvalue())
 
 
-def thumbnail_grey(thumbnail: Thumbnail) -> np.ndarray | None:
-    """The preview's grey levels (for ``provcheck.agreement``); None if it will not decode. The
+def thumbnail_pixels(thumbnail: Thumbnail) -> np.ndarray | None:
+    """The preview's RGB pixels (for ``provcheck.agreement``); None if it will not decode. The
     bytes are ours (``make_thumbnail`` or re-encoded on import), so this is a safety net only."""
     import numpy as np
 
@@ -71,7 +71,7 @@ def thumbnail_grey(thumbnail: Thumbnail) -> np.ndarray | None:
         with Image.open(io.BytesIO(thumbnail.data), formats=[_FORMAT_OF[thumbnail.mime]]) as opened:
             if max(opened.size) > 4 * MAX_SIDE:
                 return None
-            return np.asarray(opened.convert("L"))
+            return np.asarray(opened.convert("RGB"))
     except (UnidentifiedImageError, OSError, SyntaxError, EOFError, KeyError):
         return None
 

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
 from provcheck import calibration
-from provcheck.agreement import mirror_affine, pixel_agreement
+from provcheck.agreement import QueryPixels, mirror_affine, pixel_agreement
 from provcheck.fingerprint import query_fingerprint
 from provcheck.ingest import add_files
 from provcheck.matcher import Match, Matcher, ReferenceSet
@@ -59,10 +59,39 @@ def test_the_same_picture_agrees_and_a_changed_one_less(frame):
     w, h = frame.size
     changed = _grey(_blob(frame, (w // 8, h // 8, w // 3, h // 3)), 160)
     scale = same.shape[1] / w
-    agree_same = pixel_agreement(query, query_scale, matrix, same, scale)
-    agree_changed = pixel_agreement(query, query_scale, matrix, changed, scale)
-    assert agree_same is not None and agree_same > 0.9
-    assert agree_changed is not None and agree_changed < agree_same - 0.1
+    agree_same = pixel_agreement(QueryPixels(query, query_scale), matrix, same, scale)
+    agree_changed = pixel_agreement(QueryPixels(query, query_scale), matrix, changed, scale)
+    assert agree_same is not None and agree_same.correlation > 0.9
+    assert agree_changed is not None
+    assert agree_changed.correlation < agree_same.correlation - 0.1
+
+
+def _tinted(image: Image.Image) -> Image.Image:
+    """The same view at another time of day, as a game's lighting tints it: bluer and darker."""
+    r, g, b = image.split()
+    return Image.merge(
+        "RGB", (r.point(lambda v: v * 0.7), g.point(lambda v: v * 0.8), b.point(lambda v: v))
+    )
+
+
+def test_a_tint_keeps_the_correlation_and_shows_as_a_colour_shift(frame):
+    w, h = frame.size
+    crop = frame.crop((0, 0, w // 2, h // 2)).resize((w, h), Image.Resampling.BICUBIC)
+    crop.thumbnail((320, 320), Image.Resampling.BILINEAR)
+    query, query_scale = np.asarray(crop), crop.width / w
+    matrix = ((w // 2) / w, 0.0, 0.0, 0.0, (h // 2) / h, 0.0)
+    same, tinted = (np.asarray(i.resize((160, 160 * h // w))) for i in (frame, _tinted(frame)))
+    scale = same.shape[1] / w
+    as_is = pixel_agreement(QueryPixels(query, query_scale), matrix, same, scale)
+    after_tint = pixel_agreement(QueryPixels(query, query_scale), matrix, tinted, scale)
+    assert as_is is not None and after_tint is not None
+    assert as_is.colour_shift < 0.01
+    assert after_tint.correlation > 0.9  # grey levels still rise and fall together
+    assert after_tint.colour_shift > as_is.colour_shift + 0.05
+    # Grey on either side: only a change of brightness can show.
+    grey_query = QueryPixels(np.asarray(Image.fromarray(query).convert("L")), query_scale)
+    grey = pixel_agreement(grey_query, matrix, same, scale)
+    assert grey is not None and grey.colour_shift < 0.01
 
 
 def test_misaligned_or_unrelated_pictures_do_not_agree(frame):
@@ -71,8 +100,10 @@ def test_misaligned_or_unrelated_pictures_do_not_agree(frame):
     other = _grey(Image.open(DATA / "supertuxkart.jpg").convert("RGB").resize(frame.size), 160)
     shifted = (matrix[0], 0.0, w / 4, 0.0, matrix[4], 0.0)  # the wrong quarter of the frame
     same = _grey(frame, 160)
-    assert pixel_agreement(query, query_scale, matrix, other, other.shape[1] / w) < 0.5
-    assert pixel_agreement(query, query_scale, shifted, same, same.shape[1] / w) < 0.5
+    unrelated = pixel_agreement(QueryPixels(query, query_scale), matrix, other, other.shape[1] / w)
+    misaligned = pixel_agreement(QueryPixels(query, query_scale), shifted, same, same.shape[1] / w)
+    assert unrelated is not None and unrelated.correlation < 0.5
+    assert misaligned is not None and misaligned.correlation < 0.5
 
 
 def test_too_small_an_overlap_or_a_flat_picture_says_nothing(frame):
@@ -80,9 +111,11 @@ def test_too_small_an_overlap_or_a_flat_picture_says_nothing(frame):
     w, h = frame.size
     same = _grey(frame, 160)
     outside = (matrix[0], 0.0, 2.0 * w, 0.0, matrix[4], 2.0 * h)  # lands beyond the reference
-    assert pixel_agreement(query, query_scale, outside, same, same.shape[1] / w) is None
+    assert (
+        pixel_agreement(QueryPixels(query, query_scale), outside, same, same.shape[1] / w) is None
+    )
     flat = np.full_like(same, 128)
-    assert pixel_agreement(query, query_scale, matrix, flat, flat.shape[1] / w) is None
+    assert pixel_agreement(QueryPixels(query, query_scale), matrix, flat, flat.shape[1] / w) is None
 
 
 def test_a_matrix_found_on_the_mirrored_query_maps_the_query_as_posted(frame):
@@ -93,9 +126,12 @@ def test_a_matrix_found_on_the_mirrored_query_maps_the_query_as_posted(frame):
     from_mirrored = mirror_affine(matrix, frame.width)
     assert mirror_affine(from_mirrored, frame.width) == pytest.approx(matrix)
     mirrored_query = np.ascontiguousarray(query[:, ::-1])
-    assert pixel_agreement(
-        mirrored_query, query_scale, from_mirrored, same, scale
-    ) == pytest.approx(pixel_agreement(query, query_scale, matrix, same, scale), abs=0.05)
+    as_posted = pixel_agreement(
+        QueryPixels(mirrored_query, query_scale), from_mirrored, same, scale
+    )
+    unmirrored = pixel_agreement(QueryPixels(query, query_scale), matrix, same, scale)
+    assert as_posted is not None and unmirrored is not None
+    assert as_posted.correlation == pytest.approx(unmirrored.correlation, abs=0.05)
 
 
 def _png(image: Image.Image) -> bytes:
@@ -104,14 +140,21 @@ def _png(image: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
+@pytest.mark.parametrize("change", ["moved", "tinted"])
 @pytest.mark.parametrize("mirrored", [False, True])
-def test_of_two_look_alike_frames_the_one_the_crop_came_from_ranks_first(tmp_path, frame, mirrored):
-    """Two frames share everything but a shape that moved, and both verify on a crop of one of
-    them with the same inliers and transform (as frames of a strategy map or a scrolling shooter
-    do): only the pixels can say which frame the crop came from."""
+def test_of_two_look_alike_frames_the_one_the_crop_came_from_ranks_first(
+    tmp_path, frame, mirrored, change
+):
+    """Two frames share everything but a shape that moved (or the light: a game's time of day),
+    and both verify on a crop of one of them with the same inliers and transform (as frames of a
+    strategy map or a scrolling shooter do): only the pixels can say which frame the crop came
+    from."""
     w, h = frame.size
-    source = _blob(frame, (w // 8, h // 8, w // 3, h // 3))
-    (tmp_path / "a_other.png").write_bytes(_png(frame))
+    if change == "moved":
+        other, source = frame, _blob(frame, (w // 8, h // 8, w // 3, h // 3))
+    else:
+        other, source = _tinted(frame), frame
+    (tmp_path / "a_other.png").write_bytes(_png(other))
     (tmp_path / "b_source.png").write_bytes(_png(source))
     db = tmp_path / "refs.sqlite"
     with open_store(db, create=True) as store:
@@ -144,12 +187,11 @@ def test_of_two_look_alike_frames_the_one_the_crop_came_from_ranks_first(tmp_pat
             )
             for name in ("a_other.png", "b_source.png")
         ]
-        ranked, best = matcher._rank_by_pixels(
-            ref, query, tied, {m.item.id: (geometry, mirrored) for m in tied}, stored
-        )
+        pixels = QueryPixels(query.preview, query.preview_scale)
+        verified = {m.item.id: (geometry, mirrored) for m in tied}
+        ranked, best = matcher._rank_by_pixels(ref, query, pixels, tied, verified, stored)
     other, came_from = ranked
     assert came_from.evidence > other.evidence + calibration.AGREEMENT_WEIGHT * 0.1
-    assert other.evidence >= tied[0].evidence  # agreement only ever adds
     assert best is not None and best > 0.9  # the source frame's: it is the picture
 
 
@@ -162,13 +204,17 @@ def test_agreement_ranks_but_never_decides():
         plain + calibration.AGREEMENT_WEIGHT * 0.8
     )
     assert calibration.evidence(distances, geometry, -0.6) == pytest.approx(plain)
-    assert calibration.evidence(distances, None, 0.8) == calibration.evidence(distances, None)
+    assert calibration.evidence(distances, geometry, 0.8, 0.04) == pytest.approx(
+        plain + calibration.AGREEMENT_WEIGHT * 0.8 - calibration.COLOUR_SHIFT_WEIGHT * 0.04
+    )
+    assert calibration.evidence(distances, None, 0.8, 0.04) == calibration.evidence(distances, None)
 
 
-def test_a_query_keeps_a_small_grey_preview(frame):
+def test_a_query_keeps_a_small_colour_preview(frame):
     query = query_fingerprint(frame)
     assert query.preview is not None and query.preview.dtype == np.uint8
-    assert max(query.preview.shape) <= 320
+    assert query.preview.ndim == 3 and query.preview.shape[2] == 3
+    assert max(query.preview.shape[:2]) <= 320
     assert query.preview_scale == pytest.approx(query.preview.shape[1] / frame.width)
     mirrored = query_fingerprint(ImageOps.mirror(frame))
     assert mirrored.preview is not None
