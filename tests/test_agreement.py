@@ -4,6 +4,8 @@ its use in ranking look-alike frames (provcheck.agreement, Matcher._rank_by_pixe
 from __future__ import annotations
 
 import io
+import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -116,6 +118,20 @@ def test_too_small_an_overlap_or_a_flat_picture_says_nothing(frame):
     )
     flat = np.full_like(same, 128)
     assert pixel_agreement(QueryPixels(query, query_scale), matrix, flat, flat.shape[1] / w) is None
+
+
+def test_a_sliver_of_overlap_still_gives_a_finite_colour_shift():
+    """Three columns shared, one left after the border is eroded, at an odd column: sampling
+    every other pixel would find none, and a median of nothing is NaN, which would poison the
+    ranking (a NaN evidence compares false with everything)."""
+    rng = np.random.default_rng(0)
+    query = rng.integers(0, 255, (200, 200, 3), dtype=np.uint8)
+    strip = rng.integers(0, 255, (200, 3, 3), dtype=np.uint8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        found = pixel_agreement(QueryPixels(query, 1.0), (1, 0, -2, 0, 1, 0), strip, 1.0)
+    assert found is not None
+    assert math.isfinite(found.colour_shift) and math.isfinite(found.correlation)
 
 
 def test_a_matrix_found_on_the_mirrored_query_maps_the_query_as_posted(frame):
