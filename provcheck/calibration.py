@@ -30,10 +30,16 @@ MIN_INLIERS = 8
 INLIER_SLOPE, INLIER_MIDPOINT = 0.5, 3.6
 #: P(right | PDQ distance d) = 1 / (1 + exp(-PDQ_SLOPE * (PDQ_MIDPOINT - d)))
 PDQ_SLOPE, PDQ_MIDPOINT = 0.21, 45.0
-#: Log-odds per unit of pixel agreement (``provcheck.agreement``, a correlation): 0.25 more is
-#: worth 10 inliers. It ranks, it never decides: confidence leaves it out, so a match is reported
-#: or not exactly as before, and only which of several verified frames comes first can change.
+#: Log-odds per unit of pixel agreement (``provcheck.agreement``, a correlation) read on Fisher's
+#: z scale (atanh): the scale on which a difference of correlations is about as telling wherever
+#: it lies, so 0.97 against 0.94 (frames of one scene, a unit moved) counts about as much as 0.80
+#: against 0.60, where a plain correlation would count it less than a sixth as much. 0.96 ->
+#: 0.97 is worth 6 inliers, 0.80 -> 0.95 worth 29. It ranks, it never decides: confidence leaves
+#: it out, so a match is reported or not exactly as before, and only which of several verified
+#: frames comes first can change.
 AGREEMENT_WEIGHT = 20.0
+#: Correlations are read up to this (z = 3.8): past it, resampling noise is all that is left.
+MAX_AGREEMENT = 0.999
 #: Log-odds lost per unit of colour shift (``provcheck.agreement.Agreement.colour_shift``): a
 #: tint of 10 grey levels per channel (0.04) costs 6, as much as 12 inliers. It ranks only, as
 #: the agreement does: among frames that all verify and correlate, the one whose colours the
@@ -62,7 +68,8 @@ def evidence(
     and whose colours it keeps (``colour_shift``)."""
     score = INLIER_SLOPE * (geometry.inliers - INLIER_MIDPOINT) if geometry else 0.0
     if geometry is not None and agreement is not None:
-        score += AGREEMENT_WEIGHT * max(0.0, agreement) - COLOUR_SHIFT_WEIGHT * colour_shift
+        z = math.atanh(min(max(0.0, agreement), MAX_AGREEMENT))
+        score += AGREEMENT_WEIGHT * z - COLOUR_SHIFT_WEIGHT * colour_shift
     pdq = distances.get("pdq")
     if pdq is not None:
         score += PDQ_SLOPE * (PDQ_MIDPOINT - pdq)

@@ -217,11 +217,22 @@ def test_agreement_ranks_but_never_decides():
     distances = {"pdq": 120}
     plain = calibration.evidence(distances, geometry)
     assert calibration.evidence(distances, geometry, 0.8) == pytest.approx(
-        plain + calibration.AGREEMENT_WEIGHT * 0.8
+        plain + calibration.AGREEMENT_WEIGHT * math.atanh(0.8)
     )
+    # Fisher's z: a step among high correlations counts as much as a larger one lower down.
+    step = calibration.evidence(distances, geometry, 0.97) - calibration.evidence(
+        distances, geometry, 0.94
+    )
+    lower = calibration.evidence(distances, geometry, 0.8) - calibration.evidence(
+        distances, geometry, 0.6
+    )
+    assert step == pytest.approx(lower, rel=0.2)
+    assert calibration.evidence(distances, geometry, 1.0) < float("inf")
     assert calibration.evidence(distances, geometry, -0.6) == pytest.approx(plain)
     assert calibration.evidence(distances, geometry, 0.8, 0.04) == pytest.approx(
-        plain + calibration.AGREEMENT_WEIGHT * 0.8 - calibration.COLOUR_SHIFT_WEIGHT * 0.04
+        plain
+        + calibration.AGREEMENT_WEIGHT * math.atanh(0.8)
+        - calibration.COLOUR_SHIFT_WEIGHT * 0.04
     )
     assert calibration.evidence(distances, None, 0.8, 0.04) == calibration.evidence(distances, None)
 
