@@ -417,8 +417,6 @@ class Matcher:
         the frame the query was taken from. References without previews (the bundled pack ships
         none) keep their evidence as it was. Also returns the best agreement (None: no preview
         said anything)."""
-        if query.fingerprint.features is None:
-            return found, None
         with ref.store_lock:
             previews = ref.store.thumbnails(verified_by)
         out = []
@@ -485,11 +483,9 @@ def _with_agreement(
 ) -> tuple[Match, float | None]:
     """``match`` with its pixel agreement in its evidence (and reported), and the agreement;
     unchanged, with None, when the reference or the query has no preview to compare."""
-    features = query.fingerprint.features
+    features = query.fingerprint.features  # never None with a preview (only keypoints make one)
     theirs = thumbnail_pixels(preview) if preview is not None else None
-    if theirs is None or features is None:
-        return match, None
-    if reference is None or reference.width == 0:
+    if theirs is None or features is None or reference is None or reference.width == 0:
         return match, None
     verification, mirrored = geometry
     matrix = mirror_affine(verification.matrix, features.width) if mirrored else verification.matrix

@@ -3,7 +3,6 @@ its use in ranking look-alike frames (provcheck.agreement, Matcher._rank_by_pixe
 
 from __future__ import annotations
 
-import io
 import math
 import warnings
 from pathlib import Path
@@ -20,6 +19,7 @@ from provcheck.matcher import Match, Matcher, ReferenceSet
 from provcheck.media import decode_image
 from provcheck.store import SourceInfo, open_store
 from provcheck.verify import Verification
+from tests.conftest import encode
 
 DATA = Path(__file__).parent / "data"
 
@@ -150,12 +150,6 @@ def test_a_matrix_found_on_the_mirrored_query_maps_the_query_as_posted(frame):
     assert as_posted.correlation == pytest.approx(unmirrored.correlation, abs=0.05)
 
 
-def _png(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
 @pytest.mark.parametrize("change", ["moved", "tinted"])
 @pytest.mark.parametrize("mirrored", [False, True])
 def test_of_two_look_alike_frames_the_one_the_crop_came_from_ranks_first(
@@ -170,15 +164,15 @@ def test_of_two_look_alike_frames_the_one_the_crop_came_from_ranks_first(
         other, source = frame, _blob(frame, (w // 8, h // 8, w // 3, h // 3))
     else:
         other, source = _tinted(frame), frame
-    (tmp_path / "a_other.png").write_bytes(_png(other))
-    (tmp_path / "b_source.png").write_bytes(_png(source))
+    (tmp_path / "a_other.png").write_bytes(encode(other, "PNG"))
+    (tmp_path / "b_source.png").write_bytes(encode(source, "PNG"))
     db = tmp_path / "refs.sqlite"
     with open_store(db, create=True) as store:
         paths = [tmp_path / "a_other.png", tmp_path / "b_source.png"]
         add_files(store, SourceInfo("Game", "game"), paths, thumbnails=True)
     crop = source.crop((0, 0, w // 2, h // 2))
     query = query_fingerprint(
-        decode_image(_png(ImageOps.mirror(crop) if mirrored else crop), "q").image
+        decode_image(encode(ImageOps.mirror(crop) if mirrored else crop, "PNG"), "q").image
     )
     qw, qh = query.fingerprint.features.width, query.fingerprint.features.height
     # What verification finds: the crop's own mapping, from the query (mirrored back, if it was
@@ -258,7 +252,9 @@ def test_when_no_verified_frame_agrees_retrieval_goes_deeper(
 
     w, h = frame.size
     db, source, others = _look_alikes(tmp_path, frame)
-    query = query_fingerprint(decode_image(_png(source.crop((0, 0, w // 2, h // 2))), "q").image)
+    query = query_fingerprint(
+        decode_image(encode(source.crop((0, 0, w // 2, h // 2)), "PNG"), "q").image
+    )
     with open_store(db, readonly=True) as store:
         ids = {Path(r.origin).name: r.id for r in store.items()}
         order = {ids["0.png"]: (9, 0), ids["1.png"]: (9, 0), ids["2.png"]: (9, 0)}
@@ -272,7 +268,9 @@ def test_when_no_verified_frame_agrees_retrieval_goes_deeper(
         deeper = Matcher._look_further
         monkeypatch.setattr(Matcher, "_look_further", lambda *a: looked.append(1) or deeper(*a))
         agreeing = others[0].crop((0, 0, w // 2, h // 2))
-        first = matcher.match(query_fingerprint(decode_image(_png(agreeing), "q").image))[0]
+        first = matcher.match(query_fingerprint(decode_image(encode(agreeing, "PNG"), "q").image))[
+            0
+        ]
     assert Path(first.item.origin).name == "0.png" and not looked  # it agrees: no need
     named = [Path(m.item.origin).name for m in matches]
     assert named  # a look-alike frame verifies either way
@@ -294,7 +292,7 @@ def _look_alikes(tmp_path: Path, frame: Image.Image):
     paths = []
     for n, picture in enumerate([*others, source]):
         paths.append(tmp_path / f"{n}.png")
-        paths[-1].write_bytes(_png(picture))
+        paths[-1].write_bytes(encode(picture, "PNG"))
     db = tmp_path / "refs.sqlite"
     with open_store(db, create=True) as store:
         add_files(store, SourceInfo("Game", "game"), paths, thumbnails=True)
@@ -306,7 +304,9 @@ def test_looking_further_stops_at_the_first_reference_that_agrees(tmp_path, fram
 
     w, h = frame.size
     db, source, _ = _look_alikes(tmp_path, frame)
-    query = query_fingerprint(decode_image(_png(source.crop((0, 0, w // 2, h // 2))), "q").image)
+    query = query_fingerprint(
+        decode_image(encode(source.crop((0, 0, w // 2, h // 2)), "PNG"), "q").image
+    )
     judged: list[str] = []
     judge = Matcher._judge
 
@@ -333,9 +333,9 @@ def test_json_reports_inliers_and_pixel_agreement(tmp_path, frame, previews):
 
     from provcheck.cli import cli
 
-    (tmp_path / "ref.png").write_bytes(_png(frame))
+    (tmp_path / "ref.png").write_bytes(encode(frame, "PNG"))
     w, h = frame.size
-    (tmp_path / "crop.png").write_bytes(_png(frame.crop((w // 4, h // 4, 3 * w // 4, h))))
+    (tmp_path / "crop.png").write_bytes(encode(frame.crop((w // 4, h // 4, 3 * w // 4, h)), "PNG"))
     db = str(tmp_path / "refs.sqlite")
     flag = "--thumbnails" if previews else "--no-thumbnails"
     runner = CliRunner()

@@ -3,7 +3,6 @@ an unrelated picture. The edits are the benchmark's own (benchmarks/transforms.p
 
 from __future__ import annotations
 
-import io
 import sys
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from provcheck.media import decode_image
 from provcheck.normalize import inner_box
 from provcheck.store import SourceInfo, open_store
 from provcheck.verify import verify
+from tests.conftest import encode
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
 from transforms import TRANSFORMS
@@ -44,9 +44,7 @@ def matcher(tmp_path_factory):
 
 
 def _scan(matcher: Matcher, image: Image.Image):
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return matcher.match(query_fingerprint(decode_image(buffer.getvalue(), "q").image))
+    return matcher.match(query_fingerprint(decode_image(encode(image, "PNG"), "q").image))
 
 
 @pytest.mark.parametrize(
@@ -268,9 +266,7 @@ def test_extract_region_maps_keypoints_back_into_the_query():
 def test_the_picture_in_a_screenshot_gets_its_own_keypoints():
     original = Image.open(DATA / "supertuxkart.jpg").convert("RGB")
     shot = TRANSFORMS["screenshot"](original, np.random.default_rng(1))
-    buffer = io.BytesIO()
-    shot.save(buffer, format="PNG")
-    query = query_fingerprint(decode_image(buffer.getvalue(), "q").image)
+    query = query_fingerprint(decode_image(encode(shot, "PNG"), "q").image)
     x, y, w, h = query.inner_box
     inner = query.inner_features
     assert inner is not None and len(inner) > 100
@@ -294,14 +290,8 @@ def test_a_hash_only_query_never_loads_the_keypoint_index(matcher):
     ref = ReferenceSet(matcher.sets[0].store, ("pdq", "phash"))
     fresh = Matcher([ref])
     image = Image.open(DATA / "wesnoth.jpg").convert("RGB")
-    loaded = decode_image(_png_bytes(image), "q").image
+    loaded = decode_image(encode(image, "PNG"), "q").image
     assert fresh.match(query_fingerprint(loaded, keypoints=False))
     assert ref._keypoints is None
     assert fresh.match(query_fingerprint(loaded))
     assert ref._keypoints is not None and len(ref.keypoints.owners) > 0
-
-
-def _png_bytes(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
