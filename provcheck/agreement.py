@@ -133,13 +133,6 @@ def pixel_agreement(
     mask = cv2.erode(inside, np.ones((3, 3), np.uint8)) > 0
     if int(mask.sum()) < MIN_PIXELS:
         return None
-    # The median difference of each channel, from every other shared pixel of every other row
-    # (plenty for a median) unless the shared part is too thin for that: a caption bar or a
-    # logo over part of the query moves a mean towards its own colour, not the median.
-    step = 2 if int(mask[::2, ::2].sum()) >= MIN_PIXELS // 4 else 1
-    sampled = mask[::step, ::step]
-    differences = pixels[::step, ::step][sampled].astype(np.int16) - warped[::step, ::step][sampled]
-    colour_shift = float(np.abs(np.median(differences, axis=0)).mean()) / 255
     a = grey[mask].astype(np.float64)
     b = _grey(warped)[mask].astype(np.float64)
     a -= a.mean()
@@ -147,6 +140,13 @@ def pixel_agreement(
     spread = float(np.sqrt((a * a).sum() * (b * b).sum()))
     if spread < a.size:  # the product of the two standard deviations is under one grey level
         return None
+    # The median difference of each channel, from every other shared pixel of every other row
+    # (plenty for a median) unless the shared part is too thin for that: a caption bar or a
+    # logo over part of the query moves a mean towards its own colour, not the median.
+    step = 2 if int(mask[::2, ::2].sum()) >= MIN_PIXELS // 4 else 1
+    sampled = mask[::step, ::step]
+    differences = pixels[::step, ::step][sampled].astype(np.int16) - warped[::step, ::step][sampled]
+    colour_shift = float(np.abs(np.median(differences, axis=0)).mean()) / 255
     return Agreement(float((a * b).sum() / spread), colour_shift)
 
 
