@@ -75,7 +75,7 @@ class Match:
     hash_kinds_matched: list[str] = field(default_factory=list)
     identical_file: bool = False  # the query's bytes are the reference file's bytes
     inliers: int = 0  # keypoints agreeing on one geometric transform (0: not verified)
-    evidence: float = 0.0  # log-odds behind the confidence, unsaturated: ranks ties at 1.0
+    evidence: float = 0.0  # log-odds behind the confidence (and the pixels'), unsaturated: ranks
     #: The matched part of each picture as fractions [x, y, w, h] of its width and height, in the
     #: query's and the reference's own coordinates; None = the whole picture (or not known).
     query_region: Region | None = None
@@ -195,7 +195,10 @@ class Matcher:
     def match(
         self, query: QueryFingerprint, limit: int = 5, sha256: str | None = None
     ) -> list[Match]:
-        """Matches best first. ``sha256`` of the query file, when known, puts a byte-identical
+        """Matches best first: by evidence, not by confidence. Confidence saturates (a frame
+        with 13 inliers reads 0.99, one with 16 reads 1.00), and ranking by it first let a
+        look-alike frame with a few more inliers outrank the frame a crop came from whose pixels
+        agree far better. ``sha256`` of the query file, when known, puts a byte-identical
         reference ahead of look-alikes (consecutive video frames often hash the same)."""
         if not query.fingerprint.sufficient:
             return []
@@ -206,7 +209,6 @@ class Matcher:
                 matches.append(replace(found, identical_file=True) if identical else found)
         matches.sort(
             key=lambda m: (
-                -round(m.confidence, 2),
                 not m.identical_file,
                 -m.evidence,
                 -m.inliers,

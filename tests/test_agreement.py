@@ -17,7 +17,7 @@ from provcheck.fingerprint import query_fingerprint
 from provcheck.ingest import add_files
 from provcheck.matcher import Match, Matcher, ReferenceSet
 from provcheck.media import decode_image
-from provcheck.store import SourceInfo, open_store
+from provcheck.store import ItemRecord, SourceInfo, open_store
 from provcheck.verify import Verification
 from tests.conftest import encode
 
@@ -203,6 +203,36 @@ def test_of_two_look_alike_frames_the_one_the_crop_came_from_ranks_first(
     other, came_from = ranked
     assert came_from.evidence > other.evidence + calibration.AGREEMENT_WEIGHT * 0.1
     assert best is not None and best > 0.9  # the source frame's: it is the picture
+
+
+def test_matches_rank_by_evidence_not_by_saturating_confidence(monkeypatch):
+    """The frame a crop came from often verifies with a few inliers fewer than a look-alike
+    (13 against 17: confidence 0.99 against 1.00) and agrees far better with the query's pixels.
+    Ranked by rounded confidence first, the look-alike won; the evidence, which counts the
+    pixels, must decide. A byte-identical file still comes first."""
+    geometry = {n: Verification(n, 30, 0.5, 0.0, (0, 0, 1, 1), (0, 0, 0.5, 0.5)) for n in (13, 17)}
+    distances = {"pdq": 120}
+    source = SourceInfo("Game", "game")
+
+    def found(item_id: int, inliers: int, agreement: float, sha: str) -> Match:
+        return Match(
+            "db",
+            ItemRecord(item_id, 1, f"f{item_id}.png", f"k{item_id}", sha, 64, 48, None, source),
+            distances,
+            calibration.calibrated_confidence(distances, geometry[inliers]),
+            "original",
+            inliers=inliers,
+            evidence=calibration.evidence(distances, geometry[inliers], agreement),
+        )
+
+    look_alike, source = found(1, 17, 0.47, "a" * 64), found(2, 13, 0.93, "b" * 64)
+    assert round(look_alike.confidence, 2) > round(source.confidence, 2)
+    matcher = Matcher([])
+    matcher.sets = [object()]  # type: ignore[list-item]
+    monkeypatch.setattr(Matcher, "_match_one_set", lambda self, ref, q: [look_alike, source])
+    query = query_fingerprint(Image.open(DATA / "wesnoth.jpg").convert("RGB"))
+    assert [m.item.id for m in matcher.match(query)] == [2, 1]
+    assert [m.item.id for m in matcher.match(query, sha256="a" * 64)] == [1, 2]
 
 
 def test_agreement_ranks_but_never_decides():
