@@ -25,6 +25,7 @@ that gives the same pooled false-positive rate as provcheck in this run.
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing
 import os
 import sys
@@ -170,7 +171,35 @@ def _query(job: tuple[str, int, str, str]) -> tuple[str, str, str | None, float,
     )
 
 
-def main() -> None:  # noqa: PLR0915 - a report, top to bottom
+def _write_details(
+    path: Path,
+    jobs: list[tuple[str, int, str, str]],
+    truth: list[tuple[str, bool]],
+    results: list[tuple[str, str, str | None, float, dict, float]],
+    origin_key: dict[str, str],
+    stored: set[str],
+    verdicts: list[dict[str, bool]],
+) -> None:
+    """One JSON line per query: what a diagnosis needs to re-run it and see why it missed."""
+    with path.open("w", encoding="utf-8") as out:
+        for job, (key, is_ref), r, verdict in zip(jobs, truth, results, verdicts, strict=True):
+            row = {
+                "edit": job[0],
+                "seed": job[1],
+                "picture": key,
+                "reference": is_ref,
+                "stored": job[2] in stored,
+                "status": r[1],
+                "named": origin_key.get(r[2] or ""),
+                "confidence": r[5],
+                "ms": round(1000 * r[3], 1),
+                **verdict,
+            }
+            out.write(json.dumps(row) + "\n")
+    print(f"\nper-query details: {path}")
+
+
+def main() -> None:  # noqa: PLR0912, PLR0915 - a report, top to bottom
     parser = argparse.ArgumentParser()
     parser.add_argument("--devset", type=Path, default=DEFAULT_DEVSET)
     parser.add_argument(
@@ -181,10 +210,21 @@ def main() -> None:  # noqa: PLR0915 - a report, top to bottom
     )
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=sorted(TRANSFORMS),
+        help="run only this edit (repeatable); its queries are the ones a full run makes",
+    )
+    parser.add_argument(
+        "--details",
+        type=Path,
+        help="write one JSON line per query (edit, picture, status, first match, verdicts)",
+    )
     args = parser.parse_args()
 
     from provcheck.ingest import add_files
-    from provcheck.store import SourceInfo, open_store
+    from provcheck.store import FEATURE_KIND, SourceInfo, open_store
 
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
@@ -209,7 +249,7 @@ def main() -> None:  # noqa: PLR0915 - a report, top to bottom
                 # As `provcheck db add` does by default: the previews rank look-alike frames.
                 thumbnails=True,
             )
-            arrays = {k: store.kind_arrays(k) for k in ("pdq", "phash", "orb")}
+            arrays = {k: store.kind_arrays(k) for k in ("pdq", "phash", FEATURE_KIND)}
         size = db.stat().st_size
         in_memory = sum(a.codes.nbytes + a.item_ids.nbytes for a in arrays.values())
         n = max(report.added, 1)
@@ -230,6 +270,9 @@ def main() -> None:  # noqa: PLR0915 - a report, top to bottom
                     p = group[int(i)]
                     jobs.append((name, int(rng.integers(1 << 31)), str(p.path), p.key))
                     truth.append((p.key, is_ref))
+        if args.only:  # drawn as a full run draws them, so each query is the same as there
+            kept = [i for i, job in enumerate(jobs) if job[0] in args.only]
+            jobs, truth = [jobs[i] for i in kept], [truth[i] for i in kept]
         t0 = time.perf_counter()
         # Fresh interpreters, not forks: forking this process (which holds decoder and pool
         # threads by now) left the worker stuck on a lock before it ran anything, twice.
@@ -313,6 +356,8 @@ def main() -> None:  # noqa: PLR0915 - a report, top to bottom
         )
         for name in TRANSFORMS:
             rows = [i for i, job in enumerate(jobs) if job[0] == name]
+            if not rows:
+                continue
             true_rows = [i for i in rows if truth[i][1] and jobs[i][2] in stored]
             neg_rows = [i for i in rows if not truth[i][1]]
             ours = np.mean(
@@ -349,6 +394,17 @@ def main() -> None:  # noqa: PLR0915 - a report, top to bottom
                 f" {plain['pdq']:7.3f}"
                 f"   {fps}/{len(neg_rows)}"
             )
+
+        if args.details is not None:
+            verdicts = [
+                {
+                    "right": r[1] == "match" and is_ref and correct(r[2], key),
+                    "strict": r[1] == "match" and is_ref and strictly(r[2], key),
+                    "source": r[1] == "match" and is_ref and same_source(r[2], key),
+                }
+                for (key, is_ref), r in zip(truth, results, strict=True)
+            ]
+            _write_details(args.details, jobs, truth, results, origin_key, stored, verdicts)
 
         # Reliability of the confidence: of the inputs reported as a match with a confidence in
         # each band, how many named the right reference (distractor matches are all wrong).
