@@ -406,7 +406,7 @@ def main() -> None:  # noqa: PLR0915 - a report, top to bottom
         ref = ReferenceSet(store, ("pdq", "phash"))
         warm = time.perf_counter() - start
         kp = ref.keypoints
-        disk = sum(p.stat().st_size for p in folder.glob("orb-*.npy"))
+        disk = sum(p.stat().st_size for p in folder.glob(f"{FEATURE_KIND}-*.npy"))
         print(
             f"keypoint index: {len(kp):,} descriptors; first load (builds the sidecar)"
             f" {cold:.1f} s,"

@@ -23,11 +23,14 @@ pack, in the user cache folder under a name derived from the database's absolute
 The keypoint retrieval index (``keypoint_index.KeypointIndex``) of a database with at least
 ``KEYPOINT_SIDECAR_MIN_ITEMS`` items with keypoints lives in the same folder::
 
-        orb.json                      manifest, as above, plus ``items`` (distinct owners)
-        orb-<token>.owners.npy        int64 (rows,)       item owning each retrieval descriptor
-        orb-<token>.descriptors.npy   uint8 (rows, 32)    the retrieval descriptors (ORB)
-        orb-<token>.order.npy         int32 (16, rows)    KeypointIndex.order
-        orb-<token>.starts.npy        int32 (16 * 65537,) KeypointIndex.starts
+        orb128.json                     manifest, as above, plus ``items`` (distinct owners)
+        orb128-<token>.owners.npy       int64 (rows,)       item owning each retrieval descriptor
+        orb128-<token>.descriptors.npy  uint8 (rows, 32)    the retrieval descriptors (ORB)
+        orb128-<token>.order.npy        int32 (16, rows)    KeypointIndex.order
+        orb128-<token>.starts.npy       int32 (16 * 65537,) KeypointIndex.starts
+
+(``orb128``: ``store.FEATURE_KIND``, named by the keypoints kept per item; the ``orb`` files of
+the earlier 64-keypoint layout are deleted when this sidecar is first written.)
 
 The manifest's ``key`` is ``Store.content_key()`` (the database's generation, bumped by a trigger
 on every hash insert or delete, plus its last hash row): when it no longer matches, the sidecar
@@ -50,7 +53,7 @@ import numpy as np
 from provcheck.fingerprint import get_hasher
 from provcheck.index import HammingIndex, LinearIndex, MultiIndex, wants_multi_index
 from provcheck.keypoint_index import KeypointIndex
-from provcheck.store import FEATURE_KIND, KindArrays, Store
+from provcheck.store import FEATURE_KIND, LEGACY_FEATURE_KINDS, KindArrays, Store
 
 FORMAT_NAME = "provcheck-arrays"
 FORMAT_VERSION = 1
@@ -117,7 +120,17 @@ def load_keypoints(store: Store) -> KeypointIndex:
         data = {name: getattr(index, name) for name in _KEYPOINT_ARRAYS}
         with contextlib.suppress(OSError):
             _write(folder, FEATURE_KIND, key, data, {"rows": len(index), "items": index.items})
+            _remove_legacy(folder)
     return index
+
+
+def _remove_legacy(folder: Path) -> None:
+    """Delete the keypoint sidecars of earlier retrieval layouts (``LEGACY_FEATURE_KINDS``): at
+    6-7 KB per reference they would otherwise stay on disk, unread, for good."""
+    for kind in LEGACY_FEATURE_KINDS:
+        for old in [_manifest_path(folder, kind), *folder.glob(f"{kind}-*.npy")]:
+            with contextlib.suppress(OSError):
+                old.unlink()
 
 
 def _manifest_path(folder: Path, kind: str) -> Path:

@@ -17,10 +17,16 @@ from PIL import Image
 REFERENCE_FEATURES = 512
 #: Keypoints extracted from a query: more than a reference, so a 50% crop still finds its share.
 QUERY_FEATURES = 700
-#: The strongest keypoints of each reference that go into the in-memory retrieval array.
-RETRIEVAL_FEATURES = 64
+#: The strongest keypoints of each reference that go into the in-memory retrieval array (the first
+#: rows, which cover the whole 4x4 grid). A 50% crop holds about a quarter of them: with 64, the
+#: frame a crop came from drew one or two votes among look-alike frames and was often never
+#: verified; 128 found it (benchmarks/robustness.py: 50% crops, centred 0.925 -> 0.975,
+#: off-centre 0.923 -> 0.949), and 256 found nothing more.
+RETRIEVAL_FEATURES = 128
 #: Smallest side (pixels) a query is brought up to before detection: ORB needs ~30 px margins.
 MIN_DETECT_SIDE = 320
+#: Smallest side of a shrunk copy worth detecting on (``extract_scaled``).
+MIN_SCALED_SIDE = 120
 
 _MAGIC = b"PCF1"
 _HEADER = struct.Struct("<4sHHH")  # magic, count, width, height
@@ -119,6 +125,35 @@ def extract(image: Image.Image, keep: int) -> Features:
     responses = np.array([k.response for k in keypoints], dtype=np.float32)
     chosen = _spread(points, responses, (width, height), keep)
     return Features(points[chosen], descriptors[chosen], width, height)
+
+
+def extract_scaled(image: Image.Image, factor: float, keep: int) -> Features | None:
+    """Keypoints of ``image`` detected on a copy shrunk by ``factor``, in ``image``'s coordinates;
+    None when that copy would be too small to hold keypoints.
+
+    A crop of a reference shows its content larger than the reference's working copy does (a 50%
+    crop, twice as large), and the reference's keypoints were detected at that working scale.
+    ORB's pyramid reaches the coarser scale too, but there the query's keypoints are few and weak,
+    outranked by its fine ones: retrieval, which uses the strongest, then finds almost nothing.
+    Detecting on a shrunk copy gives the crop keypoints at the reference's own scale."""
+    import cv2
+
+    gray = np.asarray(image.convert("L"))
+    height, width = gray.shape
+    size = (round(width * factor), round(height * factor))
+    if min(size) < MIN_SCALED_SIDE:
+        return None
+    small = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
+    orb = cv2.ORB_create(nfeatures=keep * 3, fastThreshold=10, edgeThreshold=15, patchSize=31)
+    keypoints, descriptors = orb.detectAndCompute(small, None)
+    if descriptors is None or not keypoints:
+        return None
+    points = cv2.KeyPoint_convert(keypoints).astype(np.float32).reshape(-1, 2)
+    responses = np.array([k.response for k in keypoints], dtype=np.float32)
+    chosen = _spread(points, responses, size, keep)
+    # Pixel centres on integers at both scales (as cv2.resize places them).
+    points = (points[chosen] + 0.5) / np.float32(factor) - 0.5
+    return Features(points.astype(np.float32), descriptors[chosen], width, height)
 
 
 def extract_region(

@@ -14,7 +14,14 @@ from typing import ClassVar, Protocol
 import numpy as np
 from PIL import Image, ImageOps
 
-from provcheck.features import QUERY_FEATURES, REFERENCE_FEATURES, Features, extract, extract_region
+from provcheck.features import (
+    QUERY_FEATURES,
+    REFERENCE_FEATURES,
+    Features,
+    extract,
+    extract_region,
+    extract_scaled,
+)
 from provcheck.heap import keep_hashing_buffers
 
 #: Side, in pixels, of the working copy every hasher sees. PDQ downsamples to 64x64 and pHash
@@ -25,6 +32,13 @@ WORKING_SIZE = 512
 #: reference previews, so the picture inside a screenshot (half the screen) still meets them at
 #: their own scale.
 QUERY_PREVIEW_SIDE = 320
+
+#: How much larger than in its reference a crop's content is assumed to be for the query's extra
+#: keypoints (``QueryFingerprint.zoomed_features``): 2 for a 50% crop, and ORB's own pyramid
+#: (steps of 1.2) covers the zooms in between from either side.
+CROP_ZOOM = 2.0
+#: How many of those keypoints a query keeps.
+ZOOMED_FEATURES = 300
 
 #: PDQ quality (0-100, a normalised gradient sum) below which an image is "insufficient": too
 #: flat or dark for any hash to say something. Meta's PDQ docs advise discarding hashes below 50.
@@ -205,6 +219,9 @@ class QueryFingerprint:
     #: The working copy's RGB pixels, at most ``QUERY_PREVIEW_SIDE`` pixels on its longer side,
     #: for comparing with reference previews where the keypoints place the query.
     preview: np.ndarray | None = None
+    #: Keypoints detected on a copy shrunk by ``CROP_ZOOM`` (``features.extract_scaled``), in
+    #: query coordinates: a 50% crop meets the references' keypoints at their own scale.
+    zoomed_features: Features | None = None
 
     @property
     def preview_scale(self) -> float:
@@ -243,9 +260,10 @@ def query_fingerprint(image: Image.Image, keypoints: bool = True) -> QueryFinger
     base = Fingerprint({name: hashes[0] for name, hashes in variants.items()}, quality, features)
     mirrored = extract(ImageOps.mirror(image), QUERY_FEATURES) if features is not None else None
     preview = _preview(image) if features is not None else None
+    zoomed = extract_scaled(image, 1 / CROP_ZOOM, ZOOMED_FEATURES) if features is not None else None
     box = inner_box(image) if sufficient else None
     if box is None:
-        return QueryFingerprint(base, variants, mirrored, preview=preview)
+        return QueryFingerprint(base, variants, mirrored, preview=preview, zoomed_features=zoomed)
     inner = image.crop(box)
     width, height = image.size
     fractions = (
@@ -259,7 +277,7 @@ def query_fingerprint(image: Image.Image, keypoints: bool = True) -> QueryFinger
         extract_region(image, box, QUERY_FEATURES, WORKING_SIZE) if features is not None else None
     )
     return QueryFingerprint(
-        base, variants, mirrored, inner_variants, fractions, inner_features, preview
+        base, variants, mirrored, inner_variants, fractions, inner_features, preview, zoomed
     )
 
 

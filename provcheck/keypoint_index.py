@@ -11,10 +11,11 @@ in 30-48 bits, so most share at least one chunk exactly; unrelated ones rarely d
 Real ORB chunk values are skewed, and a video corpus repeats its HUD and static scenery in
 thousands of frames, so some buckets hold a large share of all rows (at 100k references, a real
 query's bucket holds 9 times the average). Those values are stop words, as in text retrieval: a
-bucket holding more than ``MIN_STOP_WORD`` rows and ``STOP_WORD_FACTOR`` times the average is not
-expanded. That bounds the rows compared per query, and costs only the true matches whose sole
-shared chunk is such a common value: a keypoint still gets the other fifteen chunks' chances. At
-small scale no bucket is that full, so the index returns every chunk-sharing row, as before.
+bucket holding more than ``MIN_STOP_WORD`` rows and more rows than ``STOP_WORD_SHARE`` of the
+items (a value common to that share of all references) is not expanded. That bounds the rows
+compared per query, and costs only the true matches whose sole shared chunk is such a common
+value: a keypoint still gets the other fifteen chunks' chances. At small scale no bucket is that
+full, so the index returns every chunk-sharing row, as before.
 
 Votes are ranked like words in a document search: a query keypoint that lands near descriptors of
 a thousand references (a HUD element, a sky) says little about any one of them, so each vote
@@ -36,8 +37,13 @@ from provcheck.index import row_distances
 KEYPOINT_CHUNKS = 16
 _VALUES = 1 << 16
 _TABLE = _VALUES + 1  # one start per value plus the end
-#: A bucket holding more than this many times the average bucket is a stop word, not expanded...
-STOP_WORD_FACTOR = 4
+#: A bucket holding more rows than this share of the indexed items is a stop word, not
+#: expanded... It is 4 times the average bucket of the layout it was measured on (64 retrieval
+#: keypoints per item), and tied to items rather than to rows, so that keeping more keypoints per
+#: item (128 now) does not also let every probe expand a larger bucket: at 100k references a
+#: share of rows (781-row stop words) cost 340 ms p50 per crop query against 301 ms this way,
+#: with the same recall (benchmarks/crop_scale.py).
+STOP_WORD_SHARE = 4 * 64 / 65536
 #: ... nor one holding more than this many rows; below it every bucket is expanded, so small
 #: corpora keep exact chunk retrieval. Measured on benchmarks/crop_scale.py at 100k references
 #: (6.4 M descriptors, average bucket 98 rows, expected bucket hit by a real query 862): no stop
@@ -56,6 +62,19 @@ class Votes:
 
     count: int  # distinct query keypoints with a close descriptor of the item
     score: float  # the same votes, each weighted by how rare it is (inverse document frequency)
+
+
+@dataclass(frozen=True, slots=True)
+class VoteArrays:
+    """``Votes`` of many items at once, as parallel arrays sorted by item."""
+
+    items: np.ndarray  # int64, ascending
+    counts: np.ndarray  # int64
+    scores: np.ndarray  # float64
+
+    @classmethod
+    def empty(cls) -> VoteArrays:
+        return cls(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float64))
 
 
 class KeypointIndex:
@@ -90,7 +109,7 @@ class KeypointIndex:
         if items is None:
             items = len(np.unique(owners)) if rows else 0
         self.items = int(items)
-        self.stop_word = max(MIN_STOP_WORD, STOP_WORD_FACTOR * rows // _VALUES)
+        self.stop_word = max(MIN_STOP_WORD, int(STOP_WORD_SHARE * self.items))
 
     @classmethod
     def build(cls, owners: np.ndarray, descriptors: np.ndarray) -> KeypointIndex:
@@ -150,25 +169,32 @@ class KeypointIndex:
         """Items owning a descriptor within ``max_distance`` of some query keypoint.
 
         Each query keypoint votes once per item (several close rows of one item count once)."""
+        found = self.vote_arrays(query, max_distance)
+        return {
+            int(item): Votes(int(n), float(s))
+            for item, n, s in zip(
+                found.items.tolist(), found.counts.tolist(), found.scores.tolist(), strict=True
+            )
+        }
+
+    def vote_arrays(self, query: np.ndarray | None, max_distance: int) -> VoteArrays:
+        """``votes`` as arrays, items ascending: at 100k references a query's keypoints reach
+        tens of thousands of items, and a Python object per item cost more than the search."""
         if query is None or len(query) == 0 or len(self) == 0:
-            return {}
+            return VoteArrays.empty()
         query = np.ascontiguousarray(query, dtype=np.uint8).reshape(-1, 32)
         q_rows, s_rows = self.candidates(query)
         if len(q_rows) == 0:
-            return {}
+            return VoteArrays.empty()
         xor = np.take(self._words, s_rows, axis=0) ^ np.take(query.view("<u8"), q_rows, axis=0)
         close = row_distances(xor) <= max_distance
         owners = np.asarray(self.owners)[s_rows[close]]
         keys = np.unique(owners * len(query) + q_rows[close])  # one vote per (item, keypoint)
         if len(keys) == 0:
-            return {}
+            return VoteArrays.empty()
         voter = keys % len(query)
         items, first, counts = np.unique(keys // len(query), return_index=True, return_counts=True)
         # Inverse document frequency: a keypoint voting for many items says little about each.
         reach = np.bincount(voter, minlength=len(query))[voter]
         weights = np.log((self.items + 1) / reach)
-        scores = np.add.reduceat(weights, first)
-        return {
-            int(item): Votes(int(n), float(s))
-            for item, n, s in zip(items.tolist(), counts.tolist(), scores.tolist(), strict=True)
-        }
+        return VoteArrays(items, counts, np.add.reduceat(weights, first))

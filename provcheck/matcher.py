@@ -18,7 +18,7 @@ from provcheck.calibration import MIN_INLIERS, calibrated_confidence, evidence
 from provcheck.features import Features
 from provcheck.fingerprint import QueryFingerprint, get_hasher
 from provcheck.index import HammingIndex
-from provcheck.keypoint_index import MAX_RETRIEVAL_ITEMS, KeypointIndex, Votes
+from provcheck.keypoint_index import MAX_RETRIEVAL_ITEMS, KeypointIndex
 from provcheck.store import ItemRecord, KindArrays, Region, Store
 from provcheck.thumbnail import Thumbnail, thumbnail_pixels
 from provcheck.verify import Verification, verify
@@ -248,33 +248,37 @@ class Matcher:
         ``MAX_LOCAL_VERIFIED``-th they are verified only when the pixels ask for it."""
         if not ref.keypoint_retrieval:
             return {}
-        votes: dict[int, list[Votes]] = {}
-        none = Votes(0, 0.0)
         # The picture inside a screenshot votes on its own as well: the app's text and chrome
         # hold many strong corners that crowd its keypoints out of the query's strongest.
         voting = (
             (0, query.fingerprint.features),
             (0, query.inner_features),
+            (0, query.zoomed_features),
             (1, query.mirrored_features),
         )
-        for side, features in voting:
-            if features is None:
-                continue
-            strongest = features.descriptors[:QUERY_VOTERS]
-            for item_id, found in ref.keypoints.votes(strongest, VOTE_DISTANCE).items():
-                held = votes.setdefault(item_id, [none, none])
-                if found.score > held[side].score:
-                    held[side] = found
-        # The most distinctive votes first (a shared HUD votes for thousands of frames).
-        ranked = sorted(
-            (max(v.score for v in sides), item)
-            for item, sides in votes.items()
-            if max(v.count for v in sides) >= MIN_VOTES
-        )
-        return {
-            item: (votes[item][0].count, votes[item][1].count)
-            for _, item in reversed(ranked[-MAX_LOCAL_RESERVE:])
-        }
+        found = [
+            (side, ref.keypoints.vote_arrays(features.descriptors[:QUERY_VOTERS], VOTE_DISTANCE))
+            for side, features in voting
+            if features is not None
+        ]
+        items = np.unique(np.concatenate([votes.items for _, votes in found] or [[]]))
+        if len(items) == 0:
+            return {}
+        # Per item and orientation (as is, mirrored), the best-scoring set's votes. In arrays: at
+        # 100k references the keypoints reach tens of thousands of items.
+        scores = np.zeros((2, len(items)))
+        counts = np.zeros((2, len(items)), dtype=np.int64)
+        for side, votes in found:
+            at = np.searchsorted(items, votes.items)
+            better = votes.scores > scores[side, at]
+            scores[side, at[better]] = votes.scores[better]
+            counts[side, at[better]] = votes.counts[better]
+        # The most distinctive votes first (a shared HUD votes for thousands of frames); ties go
+        # to the higher item id.
+        kept = np.flatnonzero(counts.max(axis=0) >= MIN_VOTES)
+        order = kept[np.lexsort((items[kept], scores.max(axis=0)[kept]))]
+        chosen = order[::-1][:MAX_LOCAL_RESERVE]
+        return {int(items[i]): (int(counts[0, i]), int(counts[1, i])) for i in chosen.tolist()}
 
     def _match_one_set(self, ref: ReferenceSet, query: QueryFingerprint) -> list[Match]:
         q = _QueryCodes.of(query, ref.indexes)
@@ -524,8 +528,9 @@ def _verify_both(
         return None
     best: tuple[Verification, bool] | None = None
     as_is = query.fingerprint.features
-    if query.inner_features is not None:
-        as_is = as_is + query.inner_features
+    for extra in (query.inner_features, query.zoomed_features):
+        if extra is not None:
+            as_is = as_is + extra
     orientations = [(as_is, False), (query.mirrored_features, True)]
     if _mirrored_first(votes, transform):
         orientations.reverse()

@@ -10,9 +10,13 @@ import pytest
 
 from provcheck import arraycache, index
 from provcheck.arraycache import load_search, sidecar_dir
+from provcheck.features import RETRIEVAL_FEATURES
 from provcheck.fingerprint import Hash
 from provcheck.index import LinearIndex, MultiIndex
-from provcheck.store import NewItem, SourceInfo, StoredHash, open_store
+from provcheck.store import FEATURE_KIND, NewItem, SourceInfo, StoredHash, open_store
+
+#: Keypoints stored per item by ``_fill_features``: more than retrieval takes.
+KEPT = RETRIEVAL_FEATURES + 16
 
 
 @pytest.fixture(autouse=True)
@@ -121,11 +125,12 @@ def test_unwritable_folder_uses_the_cache_folder(tmp_path: Path, monkeypatch) ->
 
 
 def _fill_features(path: Path, items: int, seed: int = 0) -> np.ndarray:
-    """``items`` items with 80 random keypoints each (64 of them go into retrieval)."""
+    """``items`` items with ``KEPT`` random keypoints each (``RETRIEVAL_FEATURES`` of them go
+    into retrieval)."""
     from provcheck.features import Features
 
     rng = np.random.default_rng(seed)
-    desc = rng.integers(0, 256, (items, 80, 32), dtype=np.uint8)
+    desc = rng.integers(0, 256, (items, KEPT, 32), dtype=np.uint8)
     with open_store(path, create=True) as store, store.transaction():
         source_id, _ = store.ensure_source(SourceInfo(f"f{seed}", "game"))
         for i in range(items):
@@ -135,7 +140,7 @@ def _fill_features(path: Path, items: int, seed: int = 0) -> np.ndarray:
                 item_key=f"f{seed}-{i}",
                 hashes=[StoredHash(Hash("pdq", desc[i, 0].tobytes()))],
             )
-            points = rng.uniform(0, 300, (80, 2)).astype(np.float32)
+            points = rng.uniform(0, 300, (KEPT, 2)).astype(np.float32)
             store.put_features(item_id, Features(points, desc[i], 320, 320))
     return desc
 
@@ -152,22 +157,46 @@ def test_keypoint_sidecar_is_reused_and_rebuilt_when_features_change(
     with open_store(db) as store:
         built = arraycache.load_keypoints(store)
         reused = arraycache.load_keypoints(store)
-    fresh = KeypointIndex.build(np.repeat(np.arange(1, 13), 64), desc[:, :64].reshape(-1, 32))
+    n = RETRIEVAL_FEATURES
+    fresh = KeypointIndex.build(np.repeat(np.arange(1, 13), n), desc[:, :n].reshape(-1, 32))
     assert isinstance(reused.order, np.memmap) and not isinstance(built.order, np.memmap)
     assert built.votes(query, 0) == reused.votes(query, 0) == fresh.votes(query, 0)
     assert {item: v.count for item, v in reused.votes(query, 0).items()} == {4: 2, 8: 2}
-    assert desc[3, 70].tobytes() not in reused.descriptors.tobytes()  # only the 64 strongest
-    assert len(list((tmp_path / "refs.sqlite.arrays").glob("orb-*.npy"))) == 4
+    assert desc[3, n + 6].tobytes() not in reused.descriptors.tobytes()  # only the strongest
+    assert len(list((tmp_path / "refs.sqlite.arrays").glob(f"{FEATURE_KIND}-*.npy"))) == 4
     _fill_features(db, 3, seed=1)  # the generation moves on: the sidecar is stale
     with open_store(db) as store:
         again = arraycache.load_keypoints(store)
-    assert not isinstance(again.order, np.memmap) and len(again) == 15 * 64
-    assert len(list((tmp_path / "refs.sqlite.arrays").glob("orb-*.npy"))) == 4
+    assert not isinstance(again.order, np.memmap) and len(again) == 15 * n
+    assert len(list((tmp_path / "refs.sqlite.arrays").glob(f"{FEATURE_KIND}-*.npy"))) == 4
+
+
+def test_keypoint_sidecar_of_the_64_keypoint_layout_is_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sidecar written before retrieval kept 128 keypoints per item ("orb") is never read as
+    current, and its files (6-7 KB per reference) are deleted once the new one is written."""
+    monkeypatch.setattr(arraycache, "KEYPOINT_SIDECAR_MIN_ITEMS", 5)
+    db = tmp_path / "refs.sqlite"
+    _fill_features(db, 12)
+    folder = sidecar_dir(db)
+    folder.mkdir()
+    with open_store(db) as store:
+        key = store.content_key()
+    legacy = {"owners": np.zeros(1, "<i8"), "descriptors": np.zeros((1, 32), np.uint8)}
+    arraycache._write(folder, "orb", key, legacy, {"rows": 1, "items": 1})
+    assert (folder / "orb.json").exists()
+    with open_store(db) as store:
+        found = arraycache.load_keypoints(store)
+    assert len(found) == 12 * RETRIEVAL_FEATURES
+    assert sorted(p.name for p in folder.iterdir() if p.name.startswith("orb-")) == []
+    assert not (folder / "orb.json").exists()
+    assert (folder / f"{FEATURE_KIND}.json").exists()
 
 
 def test_small_keypoint_index_keeps_no_sidecar(tmp_path: Path) -> None:
     db = tmp_path / "refs.sqlite"
     _fill_features(db, 3)
     with open_store(db) as store:
-        assert len(arraycache.load_keypoints(store)) == 3 * 64
+        assert len(arraycache.load_keypoints(store)) == 3 * RETRIEVAL_FEATURES
     assert not list(tmp_path.glob("refs.sqlite.arrays/orb*"))

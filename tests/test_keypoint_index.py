@@ -117,3 +117,66 @@ def test_tables_that_do_not_fit_are_refused():
         KeypointIndex(index.owners, stored[:, :8], index.order, index.starts)
     with pytest.raises(ValueError, match="one owner"):
         KeypointIndex.build(np.arange(3), stored)
+
+
+def _ranked_by_dicts(index: KeypointIndex, voting, reserve: int) -> dict[int, tuple[int, int]]:
+    """The matcher's retrieval ranking as it was written with one ``Votes`` object per item: the
+    reference the array version must reproduce exactly (order included)."""
+    from provcheck.matcher import MIN_VOTES, QUERY_VOTERS, VOTE_DISTANCE
+
+    votes: dict[int, list[Votes]] = {}
+    none = Votes(0, 0.0)
+    for side, descriptors in voting:
+        for item, found in index.votes(descriptors[:QUERY_VOTERS], VOTE_DISTANCE).items():
+            held = votes.setdefault(item, [none, none])
+            if found.score > held[side].score:
+                held[side] = found
+    ranked = sorted(
+        (max(v.score for v in sides), item)
+        for item, sides in votes.items()
+        if max(v.count for v in sides) >= MIN_VOTES
+    )
+    return {
+        item: (votes[item][0].count, votes[item][1].count)
+        for _, item in reversed(ranked[-reserve:])
+    }
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_matcher_ranks_retrieved_items_exactly_as_per_item_votes_do(seed, monkeypatch):
+    """The matcher merges the vote arrays of every voting keypoint set (as is, inner picture,
+    zoomed, mirrored) in numpy; the order and the counts must be those of the plain loop."""
+    from types import SimpleNamespace
+
+    import provcheck.matcher as matcher_module
+    from provcheck.features import Features
+
+    rng = np.random.default_rng(seed)
+    scenes = rng.integers(0, 256, size=(30, 32), dtype=np.uint8)
+    # 200 items, each holding noisy copies of a few shared scene points (ties and overlaps).
+    owners = np.repeat(np.arange(1, 201), 8)
+    stored = scenes[rng.integers(0, 30, size=len(owners))]
+    noise = np.packbits(rng.random((len(owners), 256)) < 0.06, axis=1)
+    stored = stored ^ noise
+
+    def keypoints(n: int) -> Features:
+        rows = scenes[rng.integers(0, 30, size=n)] ^ np.packbits(rng.random((n, 256)) < 0.06, 1)
+        return Features(np.zeros((n, 2), np.float32), rows, 100, 100)
+
+    index = KeypointIndex.build(owners, stored)
+    sets = [keypoints(40), None if seed % 2 else keypoints(25), keypoints(30), keypoints(20)]
+    query = SimpleNamespace(
+        fingerprint=SimpleNamespace(features=sets[0]),
+        inner_features=sets[1],
+        zoomed_features=sets[2],
+        mirrored_features=sets[3],
+    )
+    ref = SimpleNamespace(keypoint_retrieval=True, keypoints=index)
+    monkeypatch.setattr(matcher_module, "MAX_LOCAL_RESERVE", 25)
+    got = matcher_module.Matcher([])._local_candidates(ref, query)
+    sides = [0, 0, 0, 1]
+    expected = _ranked_by_dicts(
+        index, [(s, f.descriptors) for s, f in zip(sides, sets, strict=True) if f is not None], 25
+    )
+    assert len(got) == 25
+    assert list(got.items()) == list(expected.items())

@@ -4,6 +4,7 @@ an unrelated picture. The edits are the benchmark's own (benchmarks/transforms.p
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -11,10 +12,25 @@ import pytest
 from PIL import Image, ImageOps
 
 from provcheck.calibration import MIN_INLIERS
-from provcheck.features import REFERENCE_FEATURES, Features, extract, extract_region
-from provcheck.fingerprint import query_fingerprint
+from provcheck.features import (
+    REFERENCE_FEATURES,
+    RETRIEVAL_FEATURES,
+    Features,
+    extract,
+    extract_region,
+    extract_scaled,
+)
+from provcheck.fingerprint import fingerprint, query_fingerprint
 from provcheck.ingest import add_files
-from provcheck.matcher import Matcher, ReferenceSet, _mirrored_first, _verify_both
+from provcheck.keypoint_index import KeypointIndex
+from provcheck.matcher import (
+    QUERY_VOTERS,
+    VOTE_DISTANCE,
+    Matcher,
+    ReferenceSet,
+    _mirrored_first,
+    _verify_both,
+)
 from provcheck.media import decode_image
 from provcheck.normalize import inner_box
 from provcheck.store import SourceInfo, open_store
@@ -295,3 +311,41 @@ def test_a_hash_only_query_never_loads_the_keypoint_index(matcher):
     assert ref._keypoints is None
     assert fresh.match(query_fingerprint(loaded))
     assert ref._keypoints is not None and len(ref.keypoints.owners) > 0
+
+
+def test_extract_scaled_maps_keypoints_back_into_the_picture():
+    image = Image.open(DATA / "chromium-bsu.jpg").convert("RGB").resize((512, 384))
+    found = extract_scaled(image, 0.5, 300)
+    assert found is not None and 100 < len(found) <= 300
+    assert (found.width, found.height) == image.size
+    assert (found.points >= 0).all() and (found.points <= [511, 383]).all()
+    # Detected at half size, so they meet a half-size copy's own keypoints at scale 1.
+    half = extract(image.resize((256, 192), Image.Resampling.LANCZOS), REFERENCE_FEATURES)
+    same = verify(found, half, MIN_INLIERS)
+    assert same is not None and same.scale == pytest.approx(0.5, abs=0.03)
+    assert extract_scaled(image.resize((200, 150)), 0.5, 300) is None  # too small to hold any
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_half_crop_of_a_full_size_frame_meets_the_reference_at_its_scale(seed):
+    """A 50% crop of a 1024 px frame shows its content twice as large as the reference's 512 px
+    working copy: keypoints detected on a half-size copy of the query are what retrieval finds
+    the frame by, and they double what verifies."""
+    path = DATA / "chromium-bsu.jpg"
+    reference = fingerprint(decode_image(path.read_bytes(), "r").image).features
+    retrieval = KeypointIndex.build(
+        np.zeros(RETRIEVAL_FEATURES, np.int64), reference.descriptors[:RETRIEVAL_FEATURES]
+    )
+    edit = "crop_offcentre_50" if seed else "crop_centre_50"
+    crop = TRANSFORMS[edit](Image.open(path).convert("RGB"), np.random.default_rng(seed))
+    query = query_fingerprint(decode_image(encode(crop, "PNG"), "q").image)
+    assert query.zoomed_features is not None
+
+    def votes(features: Features) -> int:
+        return retrieval.votes(features.descriptors[:QUERY_VOTERS], VOTE_DISTANCE)[0].count
+
+    assert votes(query.zoomed_features) >= 1.5 * votes(query.fingerprint.features)
+    with_zoom = _verify_both(query, reference, MIN_INLIERS)
+    without = _verify_both(replace(query, zoomed_features=None), reference, MIN_INLIERS)
+    assert with_zoom is not None and without is not None
+    assert with_zoom[0].inliers >= 1.5 * without[0].inliers

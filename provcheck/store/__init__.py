@@ -4,7 +4,13 @@
 opened, checked and upgraded. Import from here: the split is an implementation detail.
 """
 
-from provcheck.store.database import BULK_CACHE_KIB, FEATURE_KIND, PACKED_FEATURE_ITEMS, Store
+from provcheck.store.database import (
+    BULK_CACHE_KIB,
+    FEATURE_KIND,
+    LEGACY_FEATURE_KINDS,
+    PACKED_FEATURE_ITEMS,
+    Store,
+)
 from provcheck.store.opening import bundled_pack_path, default_db_path, open_store
 from provcheck.store.records import (
     ItemRecord,
@@ -20,6 +26,7 @@ from provcheck.store.records import (
 __all__ = [
     "BULK_CACHE_KIB",
     "FEATURE_KIND",
+    "LEGACY_FEATURE_KINDS",
     "PACKED_FEATURE_ITEMS",
     "ItemRecord",
     "KindArrays",

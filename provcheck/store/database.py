@@ -31,8 +31,13 @@ from provcheck.store.records import (
 )
 from provcheck.thumbnail import MIME_TYPES, Thumbnail
 
-#: The `packed` kind holding every item's retrieval keypoints (see provcheck.features).
-FEATURE_KIND = "orb"
+#: The `packed` kind (and sidecar name) holding every item's retrieval keypoints (see
+#: provcheck.features), named by how many of each item's keypoints it holds: a blob or sidecar
+#: written with another count is then never read as current.
+FEATURE_KIND = f"orb{RETRIEVAL_FEATURES}"
+#: Names that kind had before (64 keypoints per item): their sidecar files are removed once the
+#: current one is written.
+LEGACY_FEATURE_KINDS = ("orb",)
 #: Items with keypoints up to which their retrieval descriptors are also packed in SQLite (one
 #: blob, rewritten at every change). Larger databases keep them in the memory-mapped keypoint
 #: sidecar (provcheck.arraycache), built once per database change.
