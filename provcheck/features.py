@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -105,6 +106,14 @@ def _spread(
     return np.lexsort((-responses, rank))[:keep]
 
 
+def _detector(keep: int) -> Any:
+    """ORB as every picture is described with: three candidates per kept keypoint, so that
+    ``_spread`` can choose over the whole frame."""
+    import cv2
+
+    return cv2.ORB_create(nfeatures=keep * 3, fastThreshold=10, edgeThreshold=15, patchSize=31)
+
+
 def extract(image: Image.Image, keep: int) -> Features:
     """ORB keypoints of an RGB working copy, spread over the frame, strongest first."""
     import cv2
@@ -117,8 +126,7 @@ def extract(image: Image.Image, keep: int) -> Features:
         gray = cv2.resize(
             gray, (round(width * factor), round(height * factor)), interpolation=cv2.INTER_CUBIC
         )
-    orb = cv2.ORB_create(nfeatures=keep * 3, fastThreshold=10, edgeThreshold=15, patchSize=31)
-    keypoints, descriptors = orb.detectAndCompute(gray, None)
+    keypoints, descriptors = _detector(keep).detectAndCompute(gray, None)
     if descriptors is None or not keypoints:
         return Features(np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8), width, height)
     points = cv2.KeyPoint_convert(keypoints).astype(np.float32).reshape(-1, 2) / factor
@@ -144,8 +152,7 @@ def extract_scaled(image: Image.Image, factor: float, keep: int) -> Features | N
     if min(size) < MIN_SCALED_SIDE:
         return None
     small = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
-    orb = cv2.ORB_create(nfeatures=keep * 3, fastThreshold=10, edgeThreshold=15, patchSize=31)
-    keypoints, descriptors = orb.detectAndCompute(small, None)
+    keypoints, descriptors = _detector(keep).detectAndCompute(small, None)
     if descriptors is None or not keypoints:
         return None
     points = cv2.KeyPoint_convert(keypoints).astype(np.float32).reshape(-1, 2)

@@ -41,8 +41,8 @@ _TABLE = _VALUES + 1  # one start per value plus the end
 #: expanded... It is 4 times the average bucket of the layout it was measured on (64 retrieval
 #: keypoints per item), and tied to items rather than to rows, so that keeping more keypoints per
 #: item (128 now) does not also let every probe expand a larger bucket: at 100k references a
-#: share of rows (781-row stop words) cost 340 ms p50 per crop query against 301 ms this way,
-#: with the same recall (benchmarks/crop_scale.py).
+#: share of rows (781-row stop words) took 119 ms for the votes of a query and its mirror against
+#: 52-66 ms this way (512 rows), with the same recall (benchmarks/crop_scale.py).
 STOP_WORD_SHARE = 4 * 64 / 65536
 #: ... nor one holding more than this many rows; below it every bucket is expanded, so small
 #: corpora keep exact chunk retrieval. Measured on benchmarks/crop_scale.py at 100k references
