@@ -354,29 +354,24 @@ def main() -> None:  # noqa: PLR0912, PLR0915 - a report, top to bottom
             f"\n{'transform':26s} {'provcheck':>9s} {'strict':>7s} {'source':>7s} {'pHash':>7s}"
             f" {'PDQ':>7s}   FP (provcheck)"
         )
+        # Each query's verdicts, once: the table, the details and the confidence bands read them.
+        verdicts = [
+            {
+                "right": r[1] == "match" and is_ref and correct(r[2], key),
+                "strict": r[1] == "match" and is_ref and strictly(r[2], key),
+                "source": r[1] == "match" and is_ref and same_source(r[2], key),
+            }
+            for (key, is_ref), r in zip(truth, results, strict=True)
+        ]
         for name in TRANSFORMS:
             rows = [i for i, job in enumerate(jobs) if job[0] == name]
             if not rows:
                 continue
             true_rows = [i for i in rows if truth[i][1] and jobs[i][2] in stored]
             neg_rows = [i for i in rows if not truth[i][1]]
-            ours = np.mean(
-                [
-                    results[i][1] == "match" and correct(results[i][2], truth[i][0])
-                    for i in true_rows
-                ]
-            )
-            strict = np.mean(
-                [
-                    results[i][1] == "match" and strictly(results[i][2], truth[i][0])
-                    for i in true_rows
-                ]
-            )
-            video = np.mean(
-                [
-                    results[i][1] == "match" and same_source(results[i][2], truth[i][0])
-                    for i in true_rows
-                ]
+            ours, strict, video = (
+                np.mean([verdicts[i][verdict] for i in true_rows])
+                for verdict in ("right", "strict", "source")
             )
             plain = {
                 kind: np.mean(
@@ -396,14 +391,6 @@ def main() -> None:  # noqa: PLR0912, PLR0915 - a report, top to bottom
             )
 
         if args.details is not None:
-            verdicts = [
-                {
-                    "right": r[1] == "match" and is_ref and correct(r[2], key),
-                    "strict": r[1] == "match" and is_ref and strictly(r[2], key),
-                    "source": r[1] == "match" and is_ref and same_source(r[2], key),
-                }
-                for (key, is_ref), r in zip(truth, results, strict=True)
-            ]
             _write_details(args.details, jobs, truth, results, origin_key, stored, verdicts)
 
         # Reliability of the confidence: of the inputs reported as a match with a confidence in
@@ -412,7 +399,7 @@ def main() -> None:  # noqa: PLR0912, PLR0915 - a report, top to bottom
         bands = [(0.0, 0.8), (0.8, 0.9), (0.9, 0.99), (0.99, 1.01)]
         for lo, hi in bands:
             rows = [i for i, r in enumerate(results) if r[1] == "match" and lo <= r[5] < hi]
-            right = sum(truth[i][1] and correct(results[i][2], truth[i][0]) for i in rows)
+            right = sum(verdicts[i]["right"] for i in rows)
             share = f"{right / len(rows):.3f}" if rows else "-"
             print(
                 f"[{lo:.2f}, {min(hi, 1.0):.2f}{')' if hi <= 1.0 else ']'}  {len(rows):8d}"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -106,12 +105,19 @@ def _spread(
     return np.lexsort((-responses, rank))[:keep]
 
 
-def _detector(keep: int) -> Any:
-    """ORB as every picture is described with: three candidates per kept keypoint, so that
-    ``_spread`` can choose over the whole frame."""
+def _detect(gray: np.ndarray, keep: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """ORB keypoints of a grey picture as every picture is described (three candidates per kept
+    keypoint, so that ``_spread`` can choose over the whole frame): their points in that
+    picture's pixels, responses and descriptors; None when it finds none."""
     import cv2
 
-    return cv2.ORB_create(nfeatures=keep * 3, fastThreshold=10, edgeThreshold=15, patchSize=31)
+    orb = cv2.ORB_create(nfeatures=keep * 3, fastThreshold=10, edgeThreshold=15, patchSize=31)
+    keypoints, descriptors = orb.detectAndCompute(gray, None)
+    if descriptors is None or not keypoints:
+        return None
+    points = cv2.KeyPoint_convert(keypoints).astype(np.float32).reshape(-1, 2)
+    responses = np.array([k.response for k in keypoints], dtype=np.float32)
+    return points, responses, descriptors
 
 
 def extract(image: Image.Image, keep: int) -> Features:
@@ -126,11 +132,11 @@ def extract(image: Image.Image, keep: int) -> Features:
         gray = cv2.resize(
             gray, (round(width * factor), round(height * factor)), interpolation=cv2.INTER_CUBIC
         )
-    keypoints, descriptors = _detector(keep).detectAndCompute(gray, None)
-    if descriptors is None or not keypoints:
+    found = _detect(gray, keep)
+    if found is None:
         return Features(np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8), width, height)
-    points = cv2.KeyPoint_convert(keypoints).astype(np.float32).reshape(-1, 2) / factor
-    responses = np.array([k.response for k in keypoints], dtype=np.float32)
+    points, responses, descriptors = found
+    points = points / factor
     chosen = _spread(points, responses, (width, height), keep)
     return Features(points[chosen], descriptors[chosen], width, height)
 
@@ -151,12 +157,10 @@ def extract_scaled(image: Image.Image, factor: float, keep: int) -> Features | N
     size = (round(width * factor), round(height * factor))
     if min(size) < MIN_SCALED_SIDE:
         return None
-    small = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
-    keypoints, descriptors = _detector(keep).detectAndCompute(small, None)
-    if descriptors is None or not keypoints:
+    found = _detect(cv2.resize(gray, size, interpolation=cv2.INTER_AREA), keep)
+    if found is None:
         return None
-    points = cv2.KeyPoint_convert(keypoints).astype(np.float32).reshape(-1, 2)
-    responses = np.array([k.response for k in keypoints], dtype=np.float32)
+    points, responses, descriptors = found
     chosen = _spread(points, responses, size, keep)
     # Pixel centres on integers at both scales (as cv2.resize places them).
     points = (points[chosen] + 0.5) / np.float32(factor) - 0.5

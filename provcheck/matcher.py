@@ -261,7 +261,9 @@ class Matcher:
             for side, features in voting
             if features is not None
         ]
-        items = np.unique(np.concatenate([votes.items for _, votes in found] or [[]]))
+        if not found:
+            return {}
+        items = np.unique(np.concatenate([votes.items for _, votes in found]))
         if len(items) == 0:
             return {}
         # Per item and orientation (as is, mirrored), the best-scoring set's votes. In arrays: at
