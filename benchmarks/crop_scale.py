@@ -39,6 +39,7 @@ import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 from PIL import Image
@@ -356,6 +357,18 @@ def _votes_ms(index, fingerprints) -> float:  # noqa: ANN001 - benchmark plumbin
     return 1000 * statistics.median(times)
 
 
+def _opencv_two_nearest(query: np.ndarray, reference: np.ndarray) -> tuple:
+    """``provcheck.hamming.two_nearest`` as verification did it before: OpenCV's brute-force
+    matcher, a Python object per match (a one-row reference never occurs in a verification)."""
+    import cv2
+
+    pairs = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(query, reference, k=2)
+    nearest = np.array([p[0].trainIdx for p in pairs], dtype=np.int64)
+    first = np.array([p[0].distance for p in pairs], dtype=np.int64)
+    second = np.array([p[1].distance for p in pairs], dtype=np.int64)
+    return nearest, first, second
+
+
 def _row(name: str, r: dict) -> None:
     print(
         f"{name:<44} {r['p50_ms']:8.0f} {r['p90_ms']:8.0f} {r['strict']:7.3f} {r['same']:7.3f}"
@@ -381,6 +394,7 @@ def main() -> None:  # noqa: PLR0915 - a report, top to bottom
     args = parser.parse_args()
     import cv2
 
+    from provcheck import hamming, verify
     from provcheck.arraycache import sidecar_dir
     from provcheck.matcher import Matcher, ReferenceSet
     from provcheck.store import FEATURE_KIND
@@ -423,7 +437,18 @@ def main() -> None:  # noqa: PLR0915 - a report, top to bottom
         fps = [query_fingerprint(decode_image(data, "q.jpg").image) for _q, data in queries]
         some = queries[: args.legacy_queries]
         new = _scan_all(Matcher([ref]), queries, meta)
-        _row("new index (sidecar, stop words, idf)", new)
+        _row(f"new index (sidecar, stop words, idf; {hamming.backend()})", new)
+        # Verification's Hamming matcher, same scans: numpy (no `fast` extra) and OpenCV's
+        # brute-force matcher (the code before provcheck.hamming).
+        if hamming.backend() == "faiss":
+            with mock.patch.object(hamming, "_faiss", lambda: None):
+                numpy_row = _scan_all(Matcher([ref]), queries, meta)
+            _row("  verification on numpy (no `fast` extra)", numpy_row)
+        with mock.patch.object(verify, "two_nearest", _opencv_two_nearest):
+            _row(
+                "  verification on OpenCV BFMatcher (before)",
+                _scan_all(Matcher([ref]), queries, meta),
+            )
         if some:
             _row(f"new index, first {len(some)} queries", _scan_all(Matcher([ref]), some, meta))
         print(f"  retrieval alone (votes, query + mirror): {_votes_ms(kp, fps):.1f} ms p50")

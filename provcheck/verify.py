@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from provcheck.features import Features
+from provcheck.hamming import MISSING, two_nearest
 
 #: Lowe's ratio test: the best match must be clearly better than the second best.
 RATIO = 0.75
@@ -44,25 +45,23 @@ class Verification:
 
 
 def _mutual_matches(query: Features, reference: Features) -> tuple[np.ndarray, np.ndarray]:
-    import cv2
-
-    matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
-    pairs = matcher.knnMatch(query.descriptors, reference.descriptors, k=2)
-    best: dict[int, tuple[int, float]] = {}
-    for pair in pairs:
-        if len(pair) < 2:
-            continue
-        first, second = pair
-        if first.distance > MAX_DESCRIPTOR_DISTANCE or first.distance >= RATIO * second.distance:
-            continue
-        held = best.get(first.trainIdx)
-        if held is None or first.distance < held[1]:
-            best[first.trainIdx] = (first.queryIdx, first.distance)
-    if not best:
+    """Ratio-tested nearest-neighbour pairs, at most one per reference keypoint (its closest
+    query keypoint; of equals, the first). Pairs come in the order of their first claimant among
+    the query's keypoints: RANSAC samples by position, so the order is part of the result."""
+    nearest, first, second = two_nearest(query.descriptors, reference.descriptors)
+    claimant = np.flatnonzero(
+        (second != MISSING) & (first <= MAX_DESCRIPTOR_DISTANCE) & (first < RATIO * second)
+    )
+    if len(claimant) == 0:
         return np.zeros(0, int), np.zeros(0, int)
-    ref_idx = np.fromiter(best.keys(), dtype=int)
-    query_idx = np.fromiter((v[0] for v in best.values()), dtype=int)
-    return query_idx, ref_idx
+    owned = nearest[claimant]
+    # Per reference keypoint: closest claimant (then the earliest), and the earliest claimant.
+    order = np.lexsort((claimant, first[claimant], owned))
+    runs = np.flatnonzero(np.r_[True, owned[order][1:] != owned[order][:-1]])
+    winner = claimant[order][runs]
+    earliest = np.minimum.reduceat(claimant[order], runs)
+    shown = np.argsort(earliest, kind="stable")
+    return winner[shown], owned[order][runs][shown]
 
 
 def _box(points: np.ndarray, width: int, height: int) -> Box:

@@ -1,4 +1,5 @@
-"""Start-up stays cheap: --help loads no numpy, a scan loads neither scipy nor imagehash."""
+"""Start-up stays cheap: --help loads no numpy; fingerprinting a query loads no scipy, imagehash
+or faiss."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ def test_help_path_imports_no_numpy() -> None:
 
 
 @pytest.mark.slow
-def test_scan_path_imports_no_scipy_or_imagehash() -> None:
+def test_fingerprinting_imports_no_scipy_imagehash_or_faiss() -> None:
     loaded = _modules_after(
         "from PIL import Image, ImageDraw\n"
         "import provcheck.matcher, provcheck.scan\n"
@@ -38,4 +39,4 @@ def test_scan_path_imports_no_scipy_or_imagehash() -> None:
         "query_fingerprint(im)"
     )
     assert "provcheck.arraycache" in loaded
-    assert not {"scipy", "imagehash"} & loaded
+    assert not {"scipy", "imagehash", "faiss"} & loaded  # faiss: only once a candidate is verified
