@@ -65,11 +65,20 @@ def evidence(
     that only shares keypoints with the query (a HUD, a logo, the overlap of a scrolling scene),
     and of frames that share them, the one whose pixels agree with the query where the keypoints
     place it (``agreement``; a negative correlation, as of a thermal palette, counts as none)
-    and whose colours it keeps (``colour_shift``)."""
+    and whose colours it keeps (``colour_shift``).
+
+    The agreement is a correlation over the part of the query the reference covers, and it
+    counts in proportion to the square root of that part (``coverage``): the statistical weight
+    of a correlation grows with the square root of the pixels compared (Fisher's z has standard
+    error 1/sqrt(n - 3)). A frame the scene had partly scrolled out of agrees over a smaller,
+    often smoother, region, and read as if it covered the query it outranked the frame a crop came
+    from (0.952 over two thirds of a Wesnoth crop against 0.931 over all of it)."""
     score = INLIER_SLOPE * (geometry.inliers - INLIER_MIDPOINT) if geometry else 0.0
     if geometry is not None and agreement is not None:
         z = math.atanh(min(max(0.0, agreement), MAX_AGREEMENT))
-        score += AGREEMENT_WEIGHT * z - COLOUR_SHIFT_WEIGHT * colour_shift
+        _x, _y, width, height = geometry.query_box
+        coverage = min(max(width * height, 0.0), 1.0)
+        score += AGREEMENT_WEIGHT * z * math.sqrt(coverage) - COLOUR_SHIFT_WEIGHT * colour_shift
     pdq = distances.get("pdq")
     if pdq is not None:
         score += PDQ_SLOPE * (PDQ_MIDPOINT - pdq)

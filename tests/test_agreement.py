@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -259,6 +260,24 @@ def test_agreement_ranks_but_never_decides():
         - calibration.COLOUR_SHIFT_WEIGHT * 0.04
     )
     assert calibration.evidence(distances, None, 0.8, 0.04) == calibration.evidence(distances, None)
+
+
+def test_agreement_counts_by_the_share_of_the_query_it_was_measured_on():
+    """A frame the scene partly scrolled out of agrees over less of the query: its correlation,
+    however high, weighs as a sample of that size, so the frame covering the whole crop wins (the
+    Wesnoth case of the robustness benchmark: 0.952 over two thirds against 0.931 over all)."""
+    distances = {"pdq": 120}
+    whole = Verification(50, 60, 0.4, 0.0, (0, 0, 1, 1), (0.07, 0.35, 0.5, 0.5))
+    part = Verification(49, 60, 0.4, 0.0, (0.33, 0, 0.67, 1), (0, 0.08, 0.33, 0.5))
+    assert calibration.evidence(distances, whole, 0.931) > calibration.evidence(
+        distances, part, 0.952
+    )
+    base = calibration.evidence(distances, part)
+    assert calibration.evidence(distances, part, 0.8) - base == pytest.approx(
+        calibration.AGREEMENT_WEIGHT * math.atanh(0.8) * math.sqrt(0.67)
+    )
+    # Without the agreement, coverage changes nothing: inliers and hashes rank as before.
+    assert base == calibration.evidence(distances, replace(part, query_box=(0, 0, 1, 1)))
 
 
 def test_a_query_keeps_a_small_colour_preview(frame):

@@ -28,3 +28,26 @@ def test_speed_hashing_sections_run(capsys):
     out = capsys.readouterr().out
     assert "throughput per core" in out and "with ORB keypoints" in out
     assert "--jobs 1: 2 images" in out and "--jobs 2: 2 images" in out
+
+
+def test_crop_scale_opencv_baseline_finds_what_verification_finds():
+    """crop_scale.py times verification on OpenCV's matcher as the code before: it must pair
+    keypoints exactly as ``provcheck.hamming`` does, or the comparison measures something else."""
+    import numpy as np
+    from PIL import Image
+
+    from provcheck.features import extract
+    from provcheck.hamming import two_nearest
+
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        import crop_scale
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    picture = Image.open(DATA / "wesnoth.jpg").convert("RGB")
+    query = extract(picture.crop((40, 30, 400, 240)), 700).descriptors
+    reference = extract(picture, 512).descriptors
+    ours, theirs = two_nearest(query, reference), crop_scale._opencv_two_nearest(query, reference)
+    assert np.array_equal(ours[1], theirs[1]) and np.array_equal(ours[2], theirs[2])
+    unique = ours[1] < ours[2]  # a tie may name either row
+    assert unique.sum() > 100 and np.array_equal(ours[0][unique], theirs[0][unique])
