@@ -186,4 +186,6 @@ TRANSFORMS: dict[str, Transform] = {
     "upscale_2x": lambda im, _r: scale(im, 2.0),
     "text_logo_overlay": overlay,
     "combo_crop_caption_jpeg": combo,
+    # Last, so that adding it left every other edit's queries as they were (one seeded draw).
+    "mirror_crop_offcentre_50": lambda im, r: ImageOps.mirror(crop(im, 0.5, r, centred=False)),
 }

@@ -222,6 +222,9 @@ class QueryFingerprint:
     #: Keypoints detected on a copy shrunk by ``CROP_ZOOM`` (``features.extract_scaled``), in
     #: query coordinates: a 50% crop meets the references' keypoints at their own scale.
     zoomed_features: Features | None = None
+    #: The same for the mirror image, in its coordinates (those of ``mirrored_features``): a
+    #: re-post that flips a crop is a crop too.
+    mirrored_zoomed_features: Features | None = None
 
     @property
     def preview_scale(self) -> float:
@@ -258,12 +261,23 @@ def query_fingerprint(image: Image.Image, keypoints: bool = True) -> QueryFinger
     sufficient = quality >= MIN_QUALITY
     features = extract(image, QUERY_FEATURES) if sufficient and keypoints else None
     base = Fingerprint({name: hashes[0] for name, hashes in variants.items()}, quality, features)
-    mirrored = extract(ImageOps.mirror(image), QUERY_FEATURES) if features is not None else None
-    preview = _preview(image) if features is not None else None
-    zoomed = extract_scaled(image, 1 / CROP_ZOOM, ZOOMED_FEATURES) if features is not None else None
+    mirrored, preview, zoomed, mirrored_zoomed = None, None, None, None
+    if features is not None:
+        flipped = ImageOps.mirror(image)
+        mirrored = extract(flipped, QUERY_FEATURES)
+        preview = _preview(image)
+        zoomed = extract_scaled(image, 1 / CROP_ZOOM, ZOOMED_FEATURES)
+        mirrored_zoomed = extract_scaled(flipped, 1 / CROP_ZOOM, ZOOMED_FEATURES)
     box = inner_box(image) if sufficient else None
     if box is None:
-        return QueryFingerprint(base, variants, mirrored, preview=preview, zoomed_features=zoomed)
+        return QueryFingerprint(
+            base,
+            variants,
+            mirrored,
+            preview=preview,
+            zoomed_features=zoomed,
+            mirrored_zoomed_features=mirrored_zoomed,
+        )
     inner = image.crop(box)
     width, height = image.size
     fractions = (
@@ -277,7 +291,15 @@ def query_fingerprint(image: Image.Image, keypoints: bool = True) -> QueryFinger
         extract_region(image, box, QUERY_FEATURES, WORKING_SIZE) if features is not None else None
     )
     return QueryFingerprint(
-        base, variants, mirrored, inner_variants, fractions, inner_features, preview, zoomed
+        base,
+        variants,
+        mirrored,
+        inner_variants,
+        fractions,
+        inner_features,
+        preview,
+        zoomed,
+        mirrored_zoomed,
     )
 
 

@@ -18,7 +18,7 @@ from provcheck.calibration import MIN_INLIERS, calibrated_confidence, evidence
 from provcheck.features import Features
 from provcheck.fingerprint import QueryFingerprint, get_hasher
 from provcheck.index import HammingIndex
-from provcheck.keypoint_index import MAX_RETRIEVAL_ITEMS, KeypointIndex
+from provcheck.keypoint_index import MAX_RETRIEVAL_ITEMS, KeypointIndex, VoteArrays
 from provcheck.store import ItemRecord, KindArrays, Region, Store
 from provcheck.thumbnail import Thumbnail, thumbnail_pixels
 from provcheck.verify import Verification, verify
@@ -242,12 +242,23 @@ class Matcher:
 
     def _local_candidates(
         self, ref: ReferenceSet, query: QueryFingerprint
-    ) -> dict[int, tuple[int, int]]:
+    ) -> tuple[dict[int, tuple[int, int]], QueryFingerprint]:
         """The ``MAX_LOCAL_RESERVE`` most-voted items (most first), each with its votes as the
         query is and mirrored: the orientation with more votes is verified first. Past the
-        ``MAX_LOCAL_VERIFIED``-th they are verified only when the pixels ask for it."""
+        ``MAX_LOCAL_VERIFIED``-th they are verified only when the pixels ask for it.
+
+        Also the query as it voted: its mirror image's zoomed keypoints count (and later verify)
+        only when the mirror image's keypoints, zoomed or not, drew the strongest vote of all. A
+        flipped crop needs them; for anything else they are one more set of noise, and on a game
+        with a symmetric HUD and floor they crowded the frame a centred crop came from out of the
+        verified 24. (Gated on the mirror image's own keypoints alone, the rule missed a flipped
+        crop in three of 40, whose unzoomed keypoints vote no better than noise.)"""
         if not ref.keypoint_retrieval:
-            return {}
+            return {}, query
+
+        def vote(features: Features) -> VoteArrays:
+            return ref.keypoints.vote_arrays(features.descriptors[:QUERY_VOTERS], VOTE_DISTANCE)
+
         # The picture inside a screenshot votes on its own as well: the app's text and chrome
         # hold many strong corners that crowd its keypoints out of the query's strongest.
         voting = (
@@ -256,16 +267,19 @@ class Matcher:
             (0, query.zoomed_features),
             (1, query.mirrored_features),
         )
-        found = [
-            (side, ref.keypoints.vote_arrays(features.descriptors[:QUERY_VOTERS], VOTE_DISTANCE))
-            for side, features in voting
-            if features is not None
-        ]
+        found = [(side, vote(features)) for side, features in voting if features is not None]
+        if query.mirrored_zoomed_features is not None:
+            flipped = vote(query.mirrored_zoomed_features)
+            mirror_side = [v for side, v in found if side == 1] + [flipped]
+            if _strongest(mirror_side) > _strongest(v for side, v in found if side == 0):
+                found.append((1, flipped))
+            else:
+                query = replace(query, mirrored_zoomed_features=None)
         if not found:
-            return {}
+            return {}, query
         items = np.unique(np.concatenate([votes.items for _, votes in found]))
         if len(items) == 0:
-            return {}
+            return {}, query
         # Per item and orientation (as is, mirrored), the best-scoring set's votes. In arrays: at
         # 100k references the keypoints reach tens of thousands of items.
         scores = np.zeros((2, len(items)))
@@ -280,12 +294,13 @@ class Matcher:
         kept = np.flatnonzero(counts.max(axis=0) >= MIN_VOTES)
         order = kept[np.lexsort((items[kept], scores.max(axis=0)[kept]))]
         chosen = order[::-1][:MAX_LOCAL_RESERVE]
-        return {int(items[i]): (int(counts[0, i]), int(counts[1, i])) for i in chosen.tolist()}
+        voted = {int(items[i]): (int(counts[0, i]), int(counts[1, i])) for i in chosen.tolist()}
+        return voted, query
 
     def _match_one_set(self, ref: ReferenceSet, query: QueryFingerprint) -> list[Match]:
         q = _QueryCodes.of(query, ref.indexes)
         candidates, worth_verifying = self._global_candidates(ref, q)
-        voted = self._local_candidates(ref, query)
+        voted, query = self._local_candidates(ref, query)
         local = dict(list(voted.items())[:MAX_LOCAL_VERIFIED])
         for item_id in local:
             candidates.setdefault(item_id, set())
@@ -515,6 +530,23 @@ def _mirrored_first(votes: tuple[int, int] | None, transform: str) -> bool:
     return transform.endswith("mirrored")
 
 
+def _strongest(votes: Iterable[VoteArrays]) -> float:
+    """The highest score any item drew from these keypoint sets (0 without votes)."""
+    return max((float(v.scores.max()) for v in votes if len(v.scores)), default=0.0)
+
+
+def _joined(*sets: Features | None) -> Features | None:
+    """One keypoint set of the sets given (None when all are None): a query verifies with all
+    the keypoints it has in one orientation at once."""
+    present = [features for features in sets if features is not None]
+    if not present:
+        return None
+    joined = present[0]
+    for extra in present[1:]:
+        joined = joined + extra
+    return joined
+
+
 def _verify_both(
     query: QueryFingerprint,
     reference: Features | None,
@@ -529,11 +561,9 @@ def _verify_both(
     if reference is None or query.fingerprint.features is None:
         return None
     best: tuple[Verification, bool] | None = None
-    as_is = query.fingerprint.features
-    for extra in (query.inner_features, query.zoomed_features):
-        if extra is not None:
-            as_is = as_is + extra
-    orientations = [(as_is, False), (query.mirrored_features, True)]
+    as_is = _joined(query.fingerprint.features, query.inner_features, query.zoomed_features)
+    mirrored = _joined(query.mirrored_features, query.mirrored_zoomed_features)
+    orientations = [(as_is, False), (mirrored, True)]
     if _mirrored_first(votes, transform):
         orientations.reverse()
     for features, mirrored in orientations:

@@ -54,14 +54,12 @@ def _mutual_matches(query: Features, reference: Features) -> tuple[np.ndarray, n
     )
     if len(claimant) == 0:
         return np.zeros(0, int), np.zeros(0, int)
-    owned = nearest[claimant]
-    # Per reference keypoint: closest claimant (then the earliest), and the earliest claimant.
-    order = np.lexsort((claimant, first[claimant], owned))
-    runs = np.flatnonzero(np.r_[True, owned[order][1:] != owned[order][:-1]])
-    winner = claimant[order][runs]
-    earliest = np.minimum.reduceat(claimant[order], runs)
-    shown = np.argsort(earliest, kind="stable")
-    return winner[shown], owned[order][runs][shown]
+    # Claimants grouped by the reference keypoint they claim, closest (then earliest) first.
+    order = np.lexsort((claimant, first[claimant], nearest[claimant]))
+    claimant, owned = claimant[order], nearest[claimant[order]]
+    runs = np.flatnonzero(np.r_[True, owned[1:] != owned[:-1]])
+    shown = np.argsort(np.minimum.reduceat(claimant, runs), kind="stable")  # earliest claimant
+    return claimant[runs][shown], owned[runs][shown]
 
 
 def _box(points: np.ndarray, width: int, height: int) -> Box:

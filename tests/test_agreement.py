@@ -308,7 +308,7 @@ def test_when_no_verified_frame_agrees_retrieval_goes_deeper(
         ids = {Path(r.origin).name: r.id for r in store.items()}
         order = {ids["0.png"]: (9, 0), ids["1.png"]: (9, 0), ids["2.png"]: (9, 0)}
         monkeypatch.setattr(matcher_module, "MAX_LOCAL_VERIFIED", 2)
-        monkeypatch.setattr(Matcher, "_local_candidates", lambda self, ref, query: order)
+        monkeypatch.setattr(Matcher, "_local_candidates", lambda self, ref, query: (order, query))
         if not look_further:
             monkeypatch.setattr(matcher_module, "LOOK_FURTHER_BELOW", -1.0)
         matcher = Matcher([ReferenceSet(store, ("pdq", "phash"))])
@@ -367,7 +367,7 @@ def test_looking_further_stops_at_the_first_reference_that_agrees(tmp_path, fram
         ids = {Path(r.origin).name: r.id for r in store.items()}
         order = {ids[name]: (9, 0) for name in ("0.png", "2.png", "1.png")}
         monkeypatch.setattr(matcher_module, "MAX_LOCAL_VERIFIED", 1)
-        monkeypatch.setattr(Matcher, "_local_candidates", lambda self, ref, query: order)
+        monkeypatch.setattr(Matcher, "_local_candidates", lambda self, ref, query: (order, query))
         monkeypatch.setattr(Matcher, "_judge", spy)
         matches = Matcher([ReferenceSet(store, ("pdq", "phash"))]).match(query)
     assert Path(matches[0].item.origin).name == "2.png"

@@ -142,14 +142,16 @@ def _ranked_by_dicts(index: KeypointIndex, voting, reserve: int) -> dict[int, tu
     }
 
 
-@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("seed", range(8))
 def test_matcher_ranks_retrieved_items_exactly_as_per_item_votes_do(seed, monkeypatch):
     """The matcher merges the vote arrays of every voting keypoint set (as is, inner picture,
-    zoomed, mirrored) in numpy; the order and the counts must be those of the plain loop."""
+    zoomed, mirrored, and the mirror's zoomed ones when the mirror image voted more strongly) in
+    numpy; the order and the counts must be those of the plain loop."""
     from types import SimpleNamespace
 
     import provcheck.matcher as matcher_module
     from provcheck.features import Features
+    from provcheck.fingerprint import Fingerprint, QueryFingerprint
 
     rng = np.random.default_rng(seed)
     scenes = rng.integers(0, 256, size=(30, 32), dtype=np.uint8)
@@ -163,20 +165,34 @@ def test_matcher_ranks_retrieved_items_exactly_as_per_item_votes_do(seed, monkey
         rows = scenes[rng.integers(0, 30, size=n)] ^ np.packbits(rng.random((n, 256)) < 0.06, 1)
         return Features(np.zeros((n, 2), np.float32), rows, 100, 100)
 
+    def junk(n: int) -> Features:  # keypoints of nothing stored: they vote for nobody
+        rows = rng.integers(0, 256, size=(n, 32), dtype=np.uint8)
+        return Features(np.zeros((n, 2), np.float32), rows, 100, 100)
+
     index = KeypointIndex.build(owners, stored)
-    sets = [keypoints(40), None if seed % 2 else keypoints(25), keypoints(30), keypoints(20)]
-    query = SimpleNamespace(
-        fingerprint=SimpleNamespace(features=sets[0]),
+    mirror_leads = seed >= 4  # a flipped picture: only its mirror image's keypoints vote
+    sets = [
+        junk(40) if mirror_leads else keypoints(40),
+        None if seed % 2 else (junk(25) if mirror_leads else keypoints(25)),
+        junk(30) if mirror_leads else keypoints(30),
+        keypoints(20),
+        keypoints(15),
+    ]
+    query = QueryFingerprint(
+        Fingerprint({}, 100, sets[0]),
+        {},
+        mirrored_features=sets[3],
         inner_features=sets[1],
         zoomed_features=sets[2],
-        mirrored_features=sets[3],
+        mirrored_zoomed_features=sets[4],
     )
     ref = SimpleNamespace(keypoint_retrieval=True, keypoints=index)
     monkeypatch.setattr(matcher_module, "MAX_LOCAL_RESERVE", 25)
-    got = matcher_module.Matcher([])._local_candidates(ref, query)
-    sides = [0, 0, 0, 1]
+    got, voted_as = matcher_module.Matcher([])._local_candidates(ref, query)
+    assert (voted_as.mirrored_zoomed_features is not None) == mirror_leads
+    sides = [0, 0, 0, 1, 1] if mirror_leads else [0, 0, 0, 1]
     expected = _ranked_by_dicts(
-        index, [(s, f.descriptors) for s, f in zip(sides, sets, strict=True) if f is not None], 25
+        index, [(s, f.descriptors) for s, f in zip(sides, sets, strict=False) if f is not None], 25
     )
     assert len(got) == 25
     assert list(got.items()) == list(expected.items())

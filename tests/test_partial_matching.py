@@ -75,6 +75,7 @@ def _scan(matcher: Matcher, image: Image.Image):
         "letterbox",
         "rotate_5",
         "combo_crop_caption_jpeg",
+        "mirror_crop_offcentre_50",
     ],
 )
 @pytest.mark.parametrize("name", ["wesnoth", "supertuxkart"])
@@ -349,3 +350,37 @@ def test_a_half_crop_of_a_full_size_frame_meets_the_reference_at_its_scale(seed)
     without = _verify_both(replace(query, zoomed_features=None), reference, MIN_INLIERS)
     assert with_zoom is not None and without is not None
     assert with_zoom[0].inliers >= 1.5 * without[0].inliers
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_mirrored_half_crop_meets_the_reference_at_its_scale_too(seed):
+    """Flipping a crop is a common way to dodge a match: the mirror image keeps zoomed keypoints
+    of its own, which vote and verify for the mirrored orientation as the zoomed ones do as is."""
+    path = DATA / "chromium-bsu.jpg"
+    reference = fingerprint(decode_image(path.read_bytes(), "r").image).features
+    retrieval = KeypointIndex.build(
+        np.zeros(RETRIEVAL_FEATURES, np.int64), reference.descriptors[:RETRIEVAL_FEATURES]
+    )
+    edit = "crop_offcentre_50" if seed else "crop_centre_50"
+    crop = TRANSFORMS[edit](Image.open(path).convert("RGB"), np.random.default_rng(seed))
+    query = query_fingerprint(decode_image(encode(ImageOps.mirror(crop), "PNG"), "q").image)
+    assert query.mirrored_zoomed_features is not None
+
+    def votes(features: Features) -> int:
+        found = retrieval.votes(features.descriptors[:QUERY_VOTERS], VOTE_DISTANCE)
+        return found[0].count if found else 0
+
+    assert votes(query.mirrored_zoomed_features) >= 1.5 * votes(query.mirrored_features)
+    # Per orientation, the best set's votes (as the matcher keeps them): mirrored goes first.
+    as_is = max(votes(query.fingerprint.features), votes(query.zoomed_features))
+    flipped = max(votes(query.mirrored_features), votes(query.mirrored_zoomed_features))
+    assert flipped > as_is
+    with_zoom = _verify_both(query, reference, MIN_INLIERS, (as_is, flipped))
+    without = _verify_both(
+        replace(query, mirrored_zoomed_features=None),
+        reference,
+        MIN_INLIERS,
+        (as_is, votes(query.mirrored_features)),
+    )
+    assert with_zoom is not None and with_zoom[1]  # found, and found mirrored
+    assert without is None or with_zoom[0].inliers >= 1.5 * without[0].inliers
