@@ -327,11 +327,10 @@ def test_extract_scaled_maps_keypoints_back_into_the_picture():
     assert extract_scaled(image.resize((200, 150)), 0.5, 300) is None  # too small to hold any
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_a_half_crop_of_a_full_size_frame_meets_the_reference_at_its_scale(seed):
-    """A 50% crop of a 1024 px frame shows its content twice as large as the reference's 512 px
-    working copy: keypoints detected on a half-size copy of the query are what retrieval finds
-    the frame by, and they double what verifies."""
+def _half_crop_case(seed: int, mirrored: bool):
+    """A Chromium B.S.U. still as the reference (its keypoints, and a retrieval index of its
+    strongest), a 50% crop of it as the query (centred for seed 0, off-centre for 1), flipped or
+    not, and a count of the reference's votes from a keypoint set."""
     path = DATA / "chromium-bsu.jpg"
     reference = fingerprint(decode_image(path.read_bytes(), "r").image).features
     retrieval = KeypointIndex.build(
@@ -339,12 +338,23 @@ def test_a_half_crop_of_a_full_size_frame_meets_the_reference_at_its_scale(seed)
     )
     edit = "crop_offcentre_50" if seed else "crop_centre_50"
     crop = TRANSFORMS[edit](Image.open(path).convert("RGB"), np.random.default_rng(seed))
+    crop = ImageOps.mirror(crop) if mirrored else crop
     query = query_fingerprint(decode_image(encode(crop, "PNG"), "q").image)
-    assert query.zoomed_features is not None
 
     def votes(features: Features) -> int:
-        return retrieval.votes(features.descriptors[:QUERY_VOTERS], VOTE_DISTANCE)[0].count
+        found = retrieval.votes(features.descriptors[:QUERY_VOTERS], VOTE_DISTANCE)
+        return found[0].count if found else 0
 
+    return reference, query, votes
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_half_crop_of_a_full_size_frame_meets_the_reference_at_its_scale(seed):
+    """A 50% crop of a 1024 px frame shows its content twice as large as the reference's 512 px
+    working copy: keypoints detected on a half-size copy of the query are what retrieval finds
+    the frame by, and they double what verifies."""
+    reference, query, votes = _half_crop_case(seed, mirrored=False)
+    assert query.zoomed_features is not None
     assert votes(query.zoomed_features) >= 1.5 * votes(query.fingerprint.features)
     with_zoom = _verify_both(query, reference, MIN_INLIERS)
     without = _verify_both(replace(query, zoomed_features=None), reference, MIN_INLIERS)
@@ -356,20 +366,8 @@ def test_a_half_crop_of_a_full_size_frame_meets_the_reference_at_its_scale(seed)
 def test_a_mirrored_half_crop_meets_the_reference_at_its_scale_too(seed):
     """Flipping a crop is a common way to dodge a match: the mirror image keeps zoomed keypoints
     of its own, which vote and verify for the mirrored orientation as the zoomed ones do as is."""
-    path = DATA / "chromium-bsu.jpg"
-    reference = fingerprint(decode_image(path.read_bytes(), "r").image).features
-    retrieval = KeypointIndex.build(
-        np.zeros(RETRIEVAL_FEATURES, np.int64), reference.descriptors[:RETRIEVAL_FEATURES]
-    )
-    edit = "crop_offcentre_50" if seed else "crop_centre_50"
-    crop = TRANSFORMS[edit](Image.open(path).convert("RGB"), np.random.default_rng(seed))
-    query = query_fingerprint(decode_image(encode(ImageOps.mirror(crop), "PNG"), "q").image)
+    reference, query, votes = _half_crop_case(seed, mirrored=True)
     assert query.mirrored_zoomed_features is not None
-
-    def votes(features: Features) -> int:
-        found = retrieval.votes(features.descriptors[:QUERY_VOTERS], VOTE_DISTANCE)
-        return found[0].count if found else 0
-
     assert votes(query.mirrored_zoomed_features) >= 1.5 * votes(query.mirrored_features)
     # Per orientation, the best set's votes (as the matcher keeps them): mirrored goes first.
     as_is = max(votes(query.fingerprint.features), votes(query.zoomed_features))
