@@ -253,8 +253,8 @@ class Matcher:
         with a symmetric HUD and floor they crowded the frame a centred crop came from out of the
         verified 24. (Gated on the mirror image's own keypoints alone, the rule missed a flipped
         crop in three of 40, whose unzoomed keypoints vote no better than noise.)"""
-        if not ref.keypoint_retrieval:
-            return {}, query
+        if not ref.keypoint_retrieval:  # no votes to tell a flipped query by
+            return {}, replace(query, mirrored_zoomed_features=None)
 
         def vote(features: Features) -> VoteArrays:
             return ref.keypoints.vote_arrays(features.descriptors[:QUERY_VOTERS], VOTE_DISTANCE)
@@ -562,8 +562,8 @@ def _verify_both(
         return None
     best: tuple[Verification, bool] | None = None
     as_is = _joined(query.fingerprint.features, query.inner_features, query.zoomed_features)
-    mirrored = _joined(query.mirrored_features, query.mirrored_zoomed_features)
-    orientations = [(as_is, False), (mirrored, True)]
+    flipped = _joined(query.mirrored_features, query.mirrored_zoomed_features)
+    orientations = [(as_is, False), (flipped, True)]
     if _mirrored_first(votes, transform):
         orientations.reverse()
     for features, mirrored in orientations:
