@@ -41,7 +41,7 @@ def backend() -> str:
 
 
 def two_nearest(
-    query: np.ndarray, reference: np.ndarray, *, use_faiss: bool = True
+    query: np.ndarray, reference: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(nearest reference row, its distance, the second-nearest distance) per query row.
 
@@ -51,7 +51,7 @@ def two_nearest(
     reference = np.ascontiguousarray(reference, dtype=np.uint8).reshape(-1, 32)
     if len(query) == 0 or len(reference) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
-    faiss = _faiss() if use_faiss else None
+    faiss = _faiss()
     if faiss is not None:
         distances, rows = faiss.knn_hamming(query, reference, 2)
         distances = distances.astype(np.int64)

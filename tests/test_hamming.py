@@ -3,7 +3,9 @@ pairs (ratio test, one per reference keypoint, in first-claimant order) are the 
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from unittest import mock
 
@@ -19,9 +21,9 @@ from provcheck.hamming import MISSING, two_nearest
 
 DATA = Path(__file__).parent / "data"
 BACKENDS = [
-    pytest.param(False, id="numpy"),
+    pytest.param("numpy", id="numpy"),
     pytest.param(
-        True,
+        "faiss",
         id="faiss",
         marks=pytest.mark.skipif(
             hamming.backend() != "faiss", reason="the `fast` extra (faiss-cpu) is not installed"
@@ -30,13 +32,28 @@ BACKENDS = [
 ]
 
 
+def _on(backend: str) -> contextlib.AbstractContextManager[object]:
+    """``provcheck.hamming`` answering with ``backend``: numpy is what it falls back to when
+    FAISS cannot be imported."""
+    if backend == "faiss":
+        return contextlib.nullcontext()
+    return mock.patch.object(hamming, "_faiss", lambda: None)
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> Iterator[str]:
+    with _on(request.param):
+        assert hamming.backend() == request.param
+        yield request.param
+
+
 def _brute_force(query: np.ndarray, reference: np.ndarray) -> np.ndarray:
     bits = np.unpackbits(query[:, None, :] ^ reference[None, :, :], axis=2)
     return bits.sum(axis=2)
 
 
-def _check(query: np.ndarray, reference: np.ndarray, use_faiss: bool) -> None:
-    nearest, first, second = two_nearest(query, reference, use_faiss=use_faiss)
+def _check(query: np.ndarray, reference: np.ndarray) -> None:
+    nearest, first, second = two_nearest(query, reference)
     full = _brute_force(query, reference)
     ranked = np.sort(full, axis=1)
     assert np.array_equal(first, ranked[:, 0])
@@ -52,8 +69,7 @@ def _near_copies(rng: np.random.Generator, rows: np.ndarray, bits: int) -> np.nd
     return np.packbits(out, axis=1)
 
 
-@pytest.mark.parametrize("use_faiss", BACKENDS)
-def test_two_nearest_is_brute_force_with_ties_and_near_copies(use_faiss: bool) -> None:
+def test_two_nearest_is_brute_force_with_ties_and_near_copies(backend: str) -> None:
     rng = np.random.default_rng(11)
     reference = rng.integers(0, 256, size=(300, 32), dtype=np.uint8)
     reference[7] = reference[3]  # exact ties: the ratio test must see first == second
@@ -64,23 +80,22 @@ def test_two_nearest_is_brute_force_with_ties_and_near_copies(use_faiss: bool) -
             rng.integers(0, 256, size=(200, 32), dtype=np.uint8),  # past one numpy block
         ]
     )
-    _check(query, reference, use_faiss)
-    nearest, first, second = two_nearest(query, reference, use_faiss=use_faiss)
+    _check(query, reference)
+    nearest, first, second = two_nearest(query, reference)
     assert first[0] == second[0] == 0 and nearest[0] in (3, 7)
     assert np.array_equal(nearest[1:3], [10, 299]) and np.array_equal(first[1:3], [0, 0])
     assert np.array_equal(nearest[3:43], np.arange(20, 60))
 
 
-@pytest.mark.parametrize("use_faiss", BACKENDS)
-def test_two_nearest_edges(use_faiss: bool) -> None:
+def test_two_nearest_edges(backend: str) -> None:
     rng = np.random.default_rng(2)
     reference = rng.integers(0, 256, size=(1, 32), dtype=np.uint8)
     query = rng.integers(0, 256, size=(5, 32), dtype=np.uint8)
-    _check(query, reference, use_faiss)  # one row: no second neighbour
+    _check(query, reference)  # one row: no second neighbour
     empty = np.zeros((0, 32), np.uint8)
     for found in (
-        two_nearest(empty, reference, use_faiss=use_faiss),
-        two_nearest(query, empty, use_faiss=use_faiss),
+        two_nearest(empty, reference),
+        two_nearest(query, empty),
     ):
         assert all(len(a) == 0 for a in found)
 
@@ -100,7 +115,8 @@ def test_numpy_two_nearest_matches_brute_force(
     values = rng.integers(0, 256, size=alphabet, dtype=np.uint8)
     reference = rng.choice(values, size=(rows, 32))
     query = rng.choice(values, size=(queries, 32))
-    _check(query, reference, use_faiss=False)
+    with _on("numpy"):
+        _check(query, reference)
 
 
 def _loop_pairs(
@@ -123,15 +139,13 @@ def _loop_pairs(
     return [v[0] for v in best.values()], list(best), claims
 
 
-@pytest.mark.parametrize("use_faiss", BACKENDS)
-def test_verification_pairs_follow_the_ratio_test_and_first_claimant_order(use_faiss: bool) -> None:
+def test_verification_pairs_follow_the_ratio_test_and_first_claimant_order(backend: str) -> None:
     picture = Image.open(DATA / "wesnoth.jpg").convert("RGB")
     w, h = picture.size
     reference = extract(picture, 512)
     crop = picture.crop((w // 10, h // 8, w // 10 + 7 * w // 10, h // 8 + 7 * h // 10))
     query = extract(crop, 700) + extract(crop.resize((crop.width // 2, crop.height // 2)), 300)
-    with mock.patch.object(hamming, "_faiss", hamming._faiss if use_faiss else lambda: None):
-        q_idx, r_idx = verify._mutual_matches(query, reference)
+    q_idx, r_idx = verify._mutual_matches(query, reference)
     expected_q, expected_r, claims = _loop_pairs(query.descriptors, reference.descriptors)
     assert len(expected_q) >= 50  # a real crop: enough pairs for the order to matter
     assert max(claims.values()) > 1  # and contested reference keypoints: the tie rule matters
