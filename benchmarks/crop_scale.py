@@ -26,7 +26,7 @@ right recording.
 
 Baselines, in the same run, on the same database and queries: verification's nearest-neighbour
 step on numpy (without the ``fast`` extra) and on OpenCV's brute-force matcher (the code before
-``provcheck.hamming``), identical in what they find; and the retrieval of the code before the
+``provcheck.search.nearest``), identical in what they find; and the retrieval of the code before the
 keypoint index (commit aa7a0fb: the chunk index rebuilt at every scan, no stop words), both as it
 ran (switched off above 10,000 items, so only hash candidates are verified) and forced on.
 """
@@ -48,8 +48,9 @@ from unittest import mock
 import numpy as np
 from PIL import Image
 
-from provcheck.features import Features, _spread
-from provcheck.fingerprint import Hash, fingerprint
+from provcheck.signals.fingerprint import fingerprint
+from provcheck.signals.hashes import Hash
+from provcheck.signals.keypoints import Features, _spread
 from provcheck.store import SourceInfo, StoredHash, open_store
 
 HERE = Path(__file__).resolve().parent
@@ -299,7 +300,7 @@ class LegacyKeypointVotes:
         return pairs[0], pairs[1]
 
     def votes(self, query: np.ndarray, max_distance: int) -> dict:
-        from provcheck.keypoint_index import Votes
+        from provcheck.search.keypoint_index import Votes
 
         if len(self) == 0 or query is None or len(query) == 0:
             return {}
@@ -320,8 +321,8 @@ class LegacyKeypointVotes:
 
 def _scan_all(matcher, queries, meta) -> dict:  # noqa: ANN001 - benchmark plumbing
     """Scan every query like ``provcheck scan`` does; time each, score the first match."""
-    from provcheck.fingerprint import query_fingerprint
-    from provcheck.media import decode_image
+    from provcheck.media.images import decode_image
+    from provcheck.signals.fingerprint import query_fingerprint
 
     frame_pdq = {int(k): bytes.fromhex(v) for k, v in meta["frame_pdq"].items()}
     times, strict, same, video = [], 0, 0, 0
@@ -362,7 +363,7 @@ def _pooled(runs: list[dict]) -> dict:
 
 def _votes_ms(index, fingerprints) -> float:  # noqa: ANN001 - benchmark plumbing
     """Median time of the retrieval step alone: votes of a query's and its mirror's keypoints."""
-    from provcheck.matcher import QUERY_VOTERS, VOTE_DISTANCE
+    from provcheck.matching.candidates import QUERY_VOTERS, VOTE_DISTANCE
 
     times = []
     for fp in fingerprints:
@@ -374,7 +375,7 @@ def _votes_ms(index, fingerprints) -> float:  # noqa: ANN001 - benchmark plumbin
 
 
 def _opencv_two_nearest(query: np.ndarray, reference: np.ndarray) -> tuple:
-    """``provcheck.hamming.two_nearest`` as verification did it before: OpenCV's brute-force
+    """``provcheck.search.nearest.two_nearest`` as verification did it before: OpenCV's brute-force
     matcher, a Python object per match (a one-row reference never occurs in a verification)."""
     import cv2
 
@@ -413,10 +414,12 @@ def main() -> None:  # noqa: PLR0915 - a report, top to bottom
     args = parser.parse_args()
     import cv2
 
-    from provcheck import hamming, verify
-    from provcheck.arraycache import sidecar_dir
-    from provcheck.matcher import Matcher, ReferenceSet
+    from provcheck.matching import geometry as verify
+    from provcheck.matching.matcher import Matcher
+    from provcheck.matching.references import ReferenceSet
+    from provcheck.search import nearest as hamming
     from provcheck.store import FEATURE_KIND
+    from provcheck.store.sidecars import sidecar_dir
 
     work = args.work or Path(tempfile.mkdtemp(prefix="provcheck-crops-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -450,13 +453,13 @@ def main() -> None:  # noqa: PLR0915 - a report, top to bottom
         print(
             f"{'retrieval':<44} {'p50 ms':>8} {'p90 ms':>8} {'strict':>7} {'same':>7} {'video':>7}"
         )
-        from provcheck.fingerprint import query_fingerprint
-        from provcheck.media import decode_image
+        from provcheck.media.images import decode_image
+        from provcheck.signals.fingerprint import query_fingerprint
 
         fps = [query_fingerprint(decode_image(data, "q.jpg").image) for _q, data in queries]
         some = queries[: args.legacy_queries]
         # Verification's Hamming matcher on the same scans: FAISS (when installed), numpy (no
-        # `fast` extra) and OpenCV's brute-force matcher (the code before provcheck.hamming), in
+        # `fast` extra) and OpenCV's brute-force matcher (the code before search.nearest), in
         # alternating rounds after a warm-up, so that neither pays for a cold cache or a noisy
         # minute alone.
         variants = {

@@ -17,14 +17,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from provcheck.ingest import add_files
-from provcheck.matcher import Matcher, ReferenceSet
+from provcheck.matching.matcher import Matcher
+from provcheck.matching.references import ReferenceSet
+from provcheck.media.targets import Target, walk_folder
 from provcheck.report import make_renderer
 from provcheck.report.html import thumbnails_from
-from provcheck.report.records import ScanSummary
-from provcheck.scan import ScanOptions, scan_targets
+from provcheck.report.summary import ScanSummary
+from provcheck.services.ingest import add_files
+from provcheck.services.scan import ScanOptions, scan_targets
 from provcheck.store import SourceInfo, open_store
-from provcheck.targets import Target, walk_folder
 
 DEFAULT_DEVSET = Path(__file__).resolve().parents[2] / "shared" / "devset"
 

@@ -127,7 +127,8 @@ def _init(db: str) -> None:
     global _MATCHER  # noqa: PLW0603 - one matcher per worker process
     import cv2
 
-    from provcheck.matcher import Matcher, ReferenceSet
+    from provcheck.matching.matcher import Matcher
+    from provcheck.matching.references import ReferenceSet
     from provcheck.store import open_store
 
     cv2.setNumThreads(1)
@@ -138,8 +139,9 @@ def _query(job: tuple[str, int, str, str]) -> tuple[str, str, str | None, float,
     """(transform, picture key) -> (status, best origin, seconds, plain hashes, confidence)."""
     import imagehash
 
-    from provcheck.fingerprint import PdqHasher, query_fingerprint
-    from provcheck.media import decode_image
+    from provcheck.media.images import decode_image
+    from provcheck.signals.fingerprint import query_fingerprint
+    from provcheck.signals.hashes import PdqHasher
 
     name, seed, path, key = job
     rng = np.random.default_rng(seed)
@@ -223,7 +225,7 @@ def main() -> None:  # noqa: PLR0912, PLR0915 - a report, top to bottom
     )
     args = parser.parse_args()
 
-    from provcheck.ingest import add_files
+    from provcheck.services.ingest import add_files
     from provcheck.store import FEATURE_KIND, SourceInfo, open_store
 
     with tempfile.TemporaryDirectory() as tmp_name:

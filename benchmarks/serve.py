@@ -79,14 +79,15 @@ def _load(base: str, data: bytes, name: str, clients: int, total: int, seconds: 
 
 
 def _in_process(db: list[Path], data: bytes, name: str, seconds: float) -> float:
-    from provcheck.references import open_references
-    from provcheck.scan import ScanOptions, hash_bytes, judge
+    from provcheck.matching.verdict import judge
+    from provcheck.services.databases import open_references
+    from provcheck.services.scan import ScanOptions, hash_bytes
 
     with open_references(db) as refs:
         options = ScanOptions()
         n, started = 0, time.perf_counter()
         while time.perf_counter() - started < seconds or n < 5:
-            result = judge(hash_bytes(data, name), refs.matcher, options)
+            result = judge(hash_bytes(data, name), refs.matcher, options.limit)
             assert result.status != "error", result.error
             n += 1
         return n / (time.perf_counter() - started)

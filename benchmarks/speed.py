@@ -31,10 +31,11 @@ import numpy as np
 import pdqhash
 from PIL import Image
 
-from provcheck.exchange import import_file
-from provcheck.fingerprint import Hash, PdqHasher, fingerprint, query_fingerprint
-from provcheck.index import LinearIndex, MultiIndex
-from provcheck.media import decode_image, draft_request, load_image
+from provcheck.media.images import decode_image, draft_request, load_image
+from provcheck.search.hash_index import LinearIndex, MultiIndex
+from provcheck.services.exchange import import_file
+from provcheck.signals.fingerprint import fingerprint, query_fingerprint
+from provcheck.signals.hashes import Hash, PdqHasher
 from provcheck.store import SourceInfo, StoredHash, open_store
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -118,8 +119,8 @@ def bench_hashing(mosaics: list[Path], reps: int) -> None:
 
 
 def bench_folder_jobs(mosaics: list[Path], copies: int) -> None:
-    from provcheck.scan import ScanOptions, _hashed_stream
-    from provcheck.targets import Target
+    from provcheck.media.targets import Target
+    from provcheck.services.scan import ScanOptions, _hashed_stream
 
     section("hashing a folder: --jobs (hashes only, as --no-keypoints)")
     targets = [Target("file", str(p)) for p in mosaics * copies]

@@ -25,15 +25,16 @@ from pathlib import Path
 import av
 from PIL import Image, ImageDraw
 
-from provcheck.fingerprint import query_fingerprint
-from provcheck.ingest import add_video
-from provcheck.matcher import Matcher, ReferenceSet
-from provcheck.media import decode_image
-from provcheck.sampling import SamplingPolicy
-from provcheck.scan import ScanOptions, scan_targets
+from provcheck.matching.matcher import Matcher
+from provcheck.matching.references import ReferenceSet
+from provcheck.matching.timeline import with_stretches
+from provcheck.media.images import decode_image
+from provcheck.media.sampling import SamplingPolicy
+from provcheck.media.targets import Target
+from provcheck.services.ingest import add_video
+from provcheck.services.scan import ScanOptions, scan_targets
+from provcheck.signals.fingerprint import query_fingerprint
 from provcheck.store import SourceInfo, Store, open_store
-from provcheck.targets import Target
-from provcheck.timeline import with_stretches
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_DEVSET = HERE.parent.parent / "shared" / "devset"

@@ -21,14 +21,15 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from provcheck.features import REFERENCE_FEATURES, extract
-from provcheck.fingerprint import WORKING_SIZE, Fingerprint, PdqHasher, PHasher
-from provcheck.ingest import add_video, stored_hashes
-from provcheck.sampling import FrameSampler, SamplingPolicy
+from provcheck.media.frames import PROBE_SIZE, VideoFacts, VideoLimits, probe_hash, scaled
+from provcheck.media.sampling import FrameSampler, SamplingPolicy
+from provcheck.services.ingest import add_video, stored_hashes
+from provcheck.signals.fingerprint import Fingerprint
+from provcheck.signals.hashes import WORKING_SIZE, PdqHasher, PHasher
+from provcheck.signals.keypoints import REFERENCE_FEATURES, extract
+from provcheck.signals.thumbnail import MAX_SIDE as PREVIEW_SIZE
+from provcheck.signals.thumbnail import make_thumbnail
 from provcheck.store import SourceInfo, open_store
-from provcheck.thumbnail import MAX_SIDE as PREVIEW_SIZE
-from provcheck.thumbnail import make_thumbnail
-from provcheck.video import PROBE_SIZE, VideoFacts, VideoLimits, probe_hash, scaled
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_DEVSET = HERE.parent.parent / "shared" / "devset"
@@ -51,7 +52,7 @@ def _decoded_timed(path: Path, facts: VideoFacts, timers: Timers) -> Iterator[tu
     """The ingest decoder's frames, with demux + decode time charged to 'decode'."""
     import av
 
-    from provcheck.video_av import _decoded, _open_stream
+    from provcheck.media.container import _decoded, _open_stream
 
     container = av.open(str(path), mode="r", metadata_errors="ignore")
     stream, _ = _open_stream(container, facts, VideoLimits())

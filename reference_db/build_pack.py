@@ -20,10 +20,10 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from provcheck.ingest import add_files, add_video
-from provcheck.scan import default_jobs
+from provcheck.media.targets import walk_folder
+from provcheck.services.ingest import add_files, add_video
+from provcheck.services.workers import default_jobs
 from provcheck.store import SourceInfo, open_store
-from provcheck.targets import walk_folder
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_DEVSET = HERE.parent.parent / "shared" / "devset"

@@ -98,7 +98,7 @@ def pictures(tmp_path_factory) -> dict[str, Path]:
 
 @pytest.fixture(scope="session")
 def ref_db(tmp_path_factory, pictures) -> Path:
-    from provcheck.ingest import add_files
+    from provcheck.services.ingest import add_files
     from provcheck.store import SourceInfo, open_store
 
     path = tmp_path_factory.mktemp("db") / "refs.sqlite"

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from provcheck.matcher import Match
-from provcheck.scan import MATCH, ScanResult
+from provcheck.matching.match import Match
+from provcheck.matching.verdict import MATCH, ScanResult
+from provcheck.signals.thumbnail import make_thumbnail
 from provcheck.store import ItemRecord, SourceInfo
-from provcheck.thumbnail import make_thumbnail
 
 #: Provenance an attacker controls when their export is imported: every field tries something.
 HOSTILE = SourceInfo(

@@ -1,5 +1,5 @@
 """Pixel agreement: the query against a reference preview, aligned by the verified transform, and
-its use in ranking look-alike frames (provcheck.agreement, Matcher._rank_by_pixels)."""
+its use in ranking look-alike frames (provcheck.matching.agreement, provcheck.matching.ranking)."""
 
 from __future__ import annotations
 
@@ -12,14 +12,17 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
-from provcheck import calibration
-from provcheck.agreement import QueryPixels, mirror_affine, pixel_agreement
-from provcheck.fingerprint import query_fingerprint
-from provcheck.ingest import add_files
-from provcheck.matcher import Match, Matcher, ReferenceSet
-from provcheck.media import decode_image
+from provcheck.matching import calibration
+from provcheck.matching.agreement import QueryPixels, mirror_affine, pixel_agreement
+from provcheck.matching.geometry import Verification
+from provcheck.matching.match import Match
+from provcheck.matching.matcher import Matcher
+from provcheck.matching.ranking import rank_by_pixels
+from provcheck.matching.references import ReferenceSet
+from provcheck.media.images import decode_image
+from provcheck.services.ingest import add_files
+from provcheck.signals.fingerprint import query_fingerprint
 from provcheck.store import ItemRecord, SourceInfo, open_store
-from provcheck.verify import Verification
 from tests.conftest import encode
 
 DATA = Path(__file__).parent / "data"
@@ -182,7 +185,6 @@ def test_of_two_look_alike_frames_the_one_the_crop_came_from_ranks_first(
     geometry = Verification(20, 30, 0.5, 0.0, (0, 0, 1, 1), (0, 0, 0.5, 0.5), matrix)
     with open_store(db, readonly=True) as store:
         ref = ReferenceSet(store, ("pdq", "phash"))
-        matcher = Matcher([ref])
         records = {Path(r.origin).name: r for r in store.items()}
         stored = store.features(r.id for r in records.values())
         distances = {"pdq": 120}
@@ -200,7 +202,7 @@ def test_of_two_look_alike_frames_the_one_the_crop_came_from_ranks_first(
         ]
         pixels = QueryPixels(query.preview, query.preview_scale)
         verified = {m.item.id: (geometry, mirrored) for m in tied}
-        ranked, best = matcher._rank_by_pixels(ref, query, pixels, tied, verified, stored)
+        ranked, best = rank_by_pixels(ref, query, pixels, tied, verified, stored)
     other, came_from = ranked
     assert came_from.evidence > other.evidence + calibration.AGREEMENT_WEIGHT * 0.1
     assert best is not None and best > 0.9  # the source frame's: it is the picture
@@ -297,7 +299,8 @@ def test_when_no_verified_frame_agrees_retrieval_goes_deeper(
     """The frame a crop came from ranks past the verified depth by votes (look-alike frames
     share its keypoints). When the verified ones' pixels disagree with the query, the matcher
     verifies further down the votes and finds it; when they agree, it does not look."""
-    import provcheck.matcher as matcher_module
+    import provcheck.matching.candidates as candidates_module
+    import provcheck.matching.matcher as matcher_module
 
     w, h = frame.size
     db, source, others = _look_alikes(tmp_path, frame)
@@ -307,8 +310,10 @@ def test_when_no_verified_frame_agrees_retrieval_goes_deeper(
     with open_store(db, readonly=True) as store:
         ids = {Path(r.origin).name: r.id for r in store.items()}
         order = {ids["0.png"]: (9, 0), ids["1.png"]: (9, 0), ids["2.png"]: (9, 0)}
-        monkeypatch.setattr(matcher_module, "MAX_LOCAL_VERIFIED", 2)
-        monkeypatch.setattr(Matcher, "_local_candidates", lambda self, ref, query: (order, query))
+        monkeypatch.setattr(candidates_module, "MAX_LOCAL_VERIFIED", 2)
+        monkeypatch.setattr(
+            candidates_module, "keypoint_candidates", lambda ref, query: (order, query)
+        )
         if not look_further:
             monkeypatch.setattr(matcher_module, "LOOK_FURTHER_BELOW", -1.0)
         matcher = Matcher([ReferenceSet(store, ("pdq", "phash"))])
@@ -349,7 +354,7 @@ def _look_alikes(tmp_path: Path, frame: Image.Image):
 
 
 def test_looking_further_stops_at_the_first_reference_that_agrees(tmp_path, frame, monkeypatch):
-    import provcheck.matcher as matcher_module
+    import provcheck.matching.candidates as candidates_module
 
     w, h = frame.size
     db, source, _ = _look_alikes(tmp_path, frame)
@@ -366,8 +371,10 @@ def test_looking_further_stops_at_the_first_reference_that_agrees(tmp_path, fram
     with open_store(db, readonly=True) as store:
         ids = {Path(r.origin).name: r.id for r in store.items()}
         order = {ids[name]: (9, 0) for name in ("0.png", "2.png", "1.png")}
-        monkeypatch.setattr(matcher_module, "MAX_LOCAL_VERIFIED", 1)
-        monkeypatch.setattr(Matcher, "_local_candidates", lambda self, ref, query: (order, query))
+        monkeypatch.setattr(candidates_module, "MAX_LOCAL_VERIFIED", 1)
+        monkeypatch.setattr(
+            candidates_module, "keypoint_candidates", lambda ref, query: (order, query)
+        )
         monkeypatch.setattr(Matcher, "_judge", spy)
         matches = Matcher([ReferenceSet(store, ("pdq", "phash"))]).match(query)
     assert Path(matches[0].item.origin).name == "2.png"

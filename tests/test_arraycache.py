@@ -8,12 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from provcheck import arraycache, index
-from provcheck.arraycache import load_search, sidecar_dir
-from provcheck.features import RETRIEVAL_FEATURES
-from provcheck.fingerprint import Hash
-from provcheck.index import LinearIndex, MultiIndex
+from provcheck.search import hash_index as index
+from provcheck.search.hash_index import LinearIndex, MultiIndex
+from provcheck.signals.hashes import Hash
+from provcheck.signals.keypoints import RETRIEVAL_FEATURES
 from provcheck.store import FEATURE_KIND, NewItem, SourceInfo, StoredHash, open_store
+from provcheck.store import sidecars as arraycache
+from provcheck.store.sidecars import load_search, sidecar_dir
 
 #: Keypoints stored per item by ``_fill_features``: more than retrieval takes.
 KEPT = RETRIEVAL_FEATURES + 16
@@ -127,7 +128,7 @@ def test_unwritable_folder_uses_the_cache_folder(tmp_path: Path, monkeypatch) ->
 def _fill_features(path: Path, items: int, seed: int = 0) -> np.ndarray:
     """``items`` items with ``KEPT`` random keypoints each (``RETRIEVAL_FEATURES`` of them go
     into retrieval)."""
-    from provcheck.features import Features
+    from provcheck.signals.keypoints import Features
 
     rng = np.random.default_rng(seed)
     desc = rng.integers(0, 256, (items, KEPT, 32), dtype=np.uint8)
@@ -148,7 +149,7 @@ def _fill_features(path: Path, items: int, seed: int = 0) -> np.ndarray:
 def test_keypoint_sidecar_is_reused_and_rebuilt_when_features_change(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from provcheck.keypoint_index import KeypointIndex
+    from provcheck.search.keypoint_index import KeypointIndex
 
     monkeypatch.setattr(arraycache, "KEYPOINT_SIDECAR_MIN_ITEMS", 5)
     db = tmp_path / "refs.sqlite"

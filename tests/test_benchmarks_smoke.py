@@ -32,12 +32,12 @@ def test_speed_hashing_sections_run(capsys):
 
 def test_crop_scale_opencv_baseline_finds_what_verification_finds():
     """crop_scale.py times verification on OpenCV's matcher as the code before: it must pair
-    keypoints exactly as ``provcheck.hamming`` does, or the comparison measures something else."""
+    keypoints exactly as ``search.nearest`` does, or the comparison measures something else."""
     import numpy as np
     from PIL import Image
 
-    from provcheck.features import extract
-    from provcheck.hamming import two_nearest
+    from provcheck.search.nearest import two_nearest
+    from provcheck.signals.keypoints import extract
 
     sys.path.insert(0, str(BENCHMARKS))
     try:

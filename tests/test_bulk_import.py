@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from provcheck.errors import FormatError
-from provcheck.exchange import export_lines, import_file
-from provcheck.fingerprint import Hash
+from provcheck.services.exchange import export_lines, import_file
+from provcheck.signals.hashes import Hash
 from provcheck.store import NewItem, SourceInfo, StoredHash, open_store
 
 DEFAULT = SourceInfo("partner", "footage", first_seen="2026-01-02")

@@ -273,6 +273,21 @@ def test_foreign_db_is_refused_untouched(tmp_path, stills):
     assert foreign.read_bytes() == before
 
 
+def test_a_database_server_url_is_refused_not_made_a_file(tmp_path, stills, monkeypatch):
+    """``--db postgresql://...`` once created a SQLite file named ``postgresql:/user@host/db``."""
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    monkeypatch.chdir(workdir)
+    for args in (
+        ["db", "add", stills["wesnoth"], "--label", "x", "--category", "game"],
+        ["scan", stills["wesnoth"]],
+    ):
+        result = run(*args, "--db", "postgresql://user@host/provcheck")
+        assert result.exit_code == 2
+        assert "not supported" in result.output
+    assert list(workdir.iterdir()) == []
+
+
 @pytest.mark.parametrize(
     "args",
     [
@@ -334,8 +349,8 @@ def test_remove_export_import_round_trip(ref_db, tmp_path, stills):
 
 
 def test_import_pdq_list_then_scan_matches(tmp_path, stills):
-    from provcheck.fingerprint import fingerprint
-    from provcheck.media import load_image
+    from provcheck.media.images import load_image
+    from provcheck.signals.fingerprint import fingerprint
 
     pdq = fingerprint(load_image(stills["wesnoth"]).image).hashes["pdq"].hex
     listing = tmp_path / "list.txt"

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from provcheck.cli import cli
-from provcheck.config import find_config, load_config, merge_scan_options, resolve_config
+from provcheck.cli.config import find_config, load_config, merge_scan_options, resolve_config
 from provcheck.errors import UsageError
 
 

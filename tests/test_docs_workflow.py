@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from provcheck.cli import cli
-from provcheck.config import KEYS
+from provcheck.cli.config import KEYS
 
 DOC = (Path(__file__).resolve().parents[1] / "docs" / "workflow.md").read_text()
 

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from provcheck.errors import FormatError, UsageError
-from provcheck.exchange import FORMAT_VERSION, export_lines, import_file
-from provcheck.fingerprint import Hash
+from provcheck.services.exchange import FORMAT_VERSION, export_lines, import_file
+from provcheck.signals.hashes import Hash
 from provcheck.store import SourceInfo, StoredHash, open_store
 
 PDQ_A = "f" * 32 + "0" * 32

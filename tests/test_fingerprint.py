@@ -8,14 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from provcheck.fingerprint import (
-    MIN_QUALITY,
-    Hash,
-    fingerprint,
-    get_hasher,
-    hasher_names,
-    query_fingerprint,
-)
+from provcheck.signals.fingerprint import fingerprint, query_fingerprint
+from provcheck.signals.hashes import MIN_QUALITY, Hash, get_hasher, hasher_names
 from tests.conftest import synthetic_picture
 
 

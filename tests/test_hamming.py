@@ -15,9 +15,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from provcheck import hamming, verify
-from provcheck.features import extract
-from provcheck.hamming import MISSING, two_nearest
+from provcheck.matching import geometry as verify
+from provcheck.search import nearest as hamming
+from provcheck.search.nearest import MISSING, two_nearest
+from provcheck.signals.keypoints import extract
 
 DATA = Path(__file__).parent / "data"
 BACKENDS = [
@@ -33,7 +34,7 @@ BACKENDS = [
 
 
 def _on(backend: str) -> contextlib.AbstractContextManager[object]:
-    """``provcheck.hamming`` answering with ``backend``: numpy is what it falls back to when
+    """``provcheck.search.nearest`` answering with ``backend``: numpy is what it falls back to when
     FAISS cannot be imported."""
     if backend == "faiss":
         return contextlib.nullcontext()

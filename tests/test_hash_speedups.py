@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from provcheck.fingerprint import Hash, PHasher, fingerprint, query_fingerprint
+from provcheck.signals.fingerprint import fingerprint, query_fingerprint
+from provcheck.signals.hashes import Hash, PHasher
 
 DEVSET = Path(__file__).resolve().parents[2] / "shared" / "devset" / "frames"
 

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from provcheck.heap import keep_hashing_buffers
+from provcheck.signals.heap import keep_hashing_buffers
 
 # Minor page faults per PDQ hash of a 512x288 working copy, in a fresh interpreter; ``{hash}`` is
 # either the provcheck hasher or pdqhash called directly (glibc's defaults).
@@ -43,6 +43,6 @@ def test_pdq_hashes_reuse_heap_memory() -> None:
     if plain < 200:
         pytest.skip(f"this C library does not page-fault here ({plain:.0f} per hash)")
     tuned = _faults_per_hash(
-        "from provcheck.fingerprint import PdqHasher", "PdqHasher().compute(image)"
+        "from provcheck.signals.fingerprint import PdqHasher", "PdqHasher().compute(image)"
     )
     assert tuned < 50, f"{tuned:.0f} page faults per hash (glibc defaults: {plain:.0f})"

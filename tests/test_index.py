@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from provcheck.index import (
+from provcheck.search.hash_index import (
     MULTI_INDEX_MIN_ROWS,
     LinearIndex,
     MultiIndex,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from provcheck.index import LinearIndex, build_index
+from provcheck.search.hash_index import LinearIndex, build_index
 
 
 def _brute(codes: np.ndarray, query: np.ndarray) -> np.ndarray:

@@ -7,8 +7,8 @@ from collections import Counter
 import numpy as np
 import pytest
 
-import provcheck.keypoint_index as keypoint_index
-from provcheck.keypoint_index import KeypointIndex, Votes
+import provcheck.search.keypoint_index as keypoint_index
+from provcheck.search.keypoint_index import KeypointIndex, Votes
 
 
 def _sharing_pairs(query: np.ndarray, stored: np.ndarray) -> set[tuple[int, int]]:
@@ -122,7 +122,7 @@ def test_tables_that_do_not_fit_are_refused():
 def _ranked_by_dicts(index: KeypointIndex, voting, reserve: int) -> dict[int, tuple[int, int]]:
     """The matcher's retrieval ranking as it was written with one ``Votes`` object per item: the
     reference the array version must reproduce exactly (order included)."""
-    from provcheck.matcher import MIN_VOTES, QUERY_VOTERS, VOTE_DISTANCE
+    from provcheck.matching.candidates import MIN_VOTES, QUERY_VOTERS, VOTE_DISTANCE
 
     votes: dict[int, list[Votes]] = {}
     none = Votes(0, 0.0)
@@ -149,9 +149,9 @@ def test_matcher_ranks_retrieved_items_exactly_as_per_item_votes_do(seed, monkey
     numpy; the order and the counts must be those of the plain loop."""
     from types import SimpleNamespace
 
-    import provcheck.matcher as matcher_module
-    from provcheck.features import Features
-    from provcheck.fingerprint import Fingerprint, QueryFingerprint
+    import provcheck.matching.candidates as candidates_module
+    from provcheck.signals.fingerprint import Fingerprint, QueryFingerprint
+    from provcheck.signals.keypoints import Features
 
     rng = np.random.default_rng(seed)
     scenes = rng.integers(0, 256, size=(30, 32), dtype=np.uint8)
@@ -187,8 +187,8 @@ def test_matcher_ranks_retrieved_items_exactly_as_per_item_votes_do(seed, monkey
         mirrored_zoomed_features=sets[4],
     )
     ref = SimpleNamespace(keypoint_retrieval=True, keypoints=index)
-    monkeypatch.setattr(matcher_module, "MAX_LOCAL_RESERVE", 25)
-    got, voted_as = matcher_module.Matcher([])._local_candidates(ref, query)
+    monkeypatch.setattr(candidates_module, "MAX_LOCAL_RESERVE", 25)
+    got, voted_as = candidates_module.keypoint_candidates(ref, query)
     assert (voted_as.mirrored_zoomed_features is not None) == mirror_leads
     sides = [0, 0, 0, 1, 1] if mirror_leads else [0, 0, 0, 1]
     expected = _ranked_by_dicts(

@@ -32,11 +32,11 @@ def test_help_path_imports_no_numpy() -> None:
 def test_fingerprinting_imports_no_scipy_imagehash_or_faiss() -> None:
     loaded = _modules_after(
         "from PIL import Image, ImageDraw\n"
-        "import provcheck.matcher, provcheck.scan\n"
-        "from provcheck.fingerprint import query_fingerprint\n"
+        "import provcheck.matching.matcher, provcheck.services.scan\n"
+        "from provcheck.signals.fingerprint import query_fingerprint\n"
         "im = Image.new('RGB', (200, 150), 'white')\n"
         "ImageDraw.Draw(im).rectangle((20, 30, 120, 90), fill='red')\n"
         "query_fingerprint(im)"
     )
-    assert "provcheck.arraycache" in loaded
+    assert "provcheck.store.sidecars" in loaded
     assert not {"scipy", "imagehash", "faiss"} & loaded  # faiss: only once a candidate is verified

@@ -7,10 +7,11 @@ import io
 import pytest
 from PIL import Image, ImageOps
 
-from provcheck.calibration import calibrated_confidence
-from provcheck.fingerprint import fingerprint, query_fingerprint
-from provcheck.ingest import stored_hashes
-from provcheck.matcher import Matcher, ReferenceSet
+from provcheck.matching.calibration import calibrated_confidence
+from provcheck.matching.matcher import Matcher
+from provcheck.matching.references import ReferenceSet
+from provcheck.services.ingest import stored_hashes
+from provcheck.signals.fingerprint import fingerprint, query_fingerprint
 from provcheck.store import SourceInfo, open_store
 from tests.conftest import synthetic_picture
 

@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 
 from provcheck.errors import InputError
-from provcheck.fingerprint import WORKING_SIZE
-from provcheck.media import decode_image, load_image
+from provcheck.media.images import decode_image, load_image
+from provcheck.signals.hashes import WORKING_SIZE
 
 
 def test_real_still_loads_to_a_working_copy(stills):

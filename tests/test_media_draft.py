@@ -7,8 +7,8 @@ import io
 import pytest
 from PIL import Image
 
-from provcheck.fingerprint import WORKING_SIZE
-from provcheck.media import decode_image, draft_request
+from provcheck.media.images import decode_image, draft_request
+from provcheck.signals.hashes import WORKING_SIZE
 
 
 def _jpeg(width: int, height: int) -> bytes:

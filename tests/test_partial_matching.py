@@ -11,8 +11,19 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from provcheck.calibration import MIN_INLIERS
-from provcheck.features import (
+from provcheck.matching.calibration import MIN_INLIERS
+from provcheck.matching.candidates import QUERY_VOTERS, VOTE_DISTANCE
+from provcheck.matching.geometry import verify
+from provcheck.matching.matcher import Matcher
+from provcheck.matching.references import ReferenceSet
+from provcheck.matching.verification import _mirrored_first
+from provcheck.matching.verification import verify_both as _verify_both
+from provcheck.media.images import decode_image
+from provcheck.search.keypoint_index import KeypointIndex
+from provcheck.services.ingest import add_files
+from provcheck.signals.fingerprint import fingerprint, query_fingerprint
+from provcheck.signals.inner_picture import inner_box
+from provcheck.signals.keypoints import (
     REFERENCE_FEATURES,
     RETRIEVAL_FEATURES,
     Features,
@@ -20,21 +31,7 @@ from provcheck.features import (
     extract_region,
     extract_scaled,
 )
-from provcheck.fingerprint import fingerprint, query_fingerprint
-from provcheck.ingest import add_files
-from provcheck.keypoint_index import KeypointIndex
-from provcheck.matcher import (
-    QUERY_VOTERS,
-    VOTE_DISTANCE,
-    Matcher,
-    ReferenceSet,
-    _mirrored_first,
-    _verify_both,
-)
-from provcheck.media import decode_image
-from provcheck.normalize import inner_box
 from provcheck.store import SourceInfo, open_store
-from provcheck.verify import verify
 from tests.conftest import encode
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
@@ -145,12 +142,12 @@ def test_inner_box_finds_bars_and_screenshots_and_leaves_photos_alone():
 
 
 def test_past_the_retrieval_limit_only_hash_candidates_are_verified(tmp_path, monkeypatch):
-    import provcheck.matcher as matcher_module
+    import provcheck.matching.references as references_module
 
     db = tmp_path / "refs.sqlite"
     with open_store(db, create=True) as store:
         add_files(store, SourceInfo("Games", "game"), [DATA / "wesnoth.jpg"], thumbnails=False)
-    monkeypatch.setattr(matcher_module, "MAX_RETRIEVAL_ITEMS", 0)
+    monkeypatch.setattr(references_module, "MAX_RETRIEVAL_ITEMS", 0)
     with open_store(db, readonly=True) as store:
         ref = ReferenceSet(store, ("pdq", "phash"))
         assert not ref.keypoint_retrieval and ref.has_features(1)
@@ -164,7 +161,7 @@ def test_past_the_retrieval_limit_only_hash_candidates_are_verified(tmp_path, mo
 def test_crops_are_found_through_the_memory_mapped_keypoint_sidecar(tmp_path, monkeypatch):
     """Past the sidecar threshold the keypoint index comes from ``<db>.arrays/``, built by the
     first scan and memory-mapped by the next: a crop is still found, and the summary says so."""
-    import provcheck.arraycache as arraycache
+    import provcheck.store.sidecars as arraycache
 
     monkeypatch.setattr(arraycache, "KEYPOINT_SIDECAR_MIN_ITEMS", 1)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
@@ -208,7 +205,7 @@ def test_spread_ranks_keypoints_per_cell_as_the_plain_loop_does():
     """The vectorised round-robin order of ``_spread`` equals the loop it replaced."""
     import numpy as np
 
-    from provcheck.features import _spread
+    from provcheck.signals.keypoints import _spread
 
     rng = np.random.default_rng(7)
     for n, keep in ((1, 1), (50, 20), (2000, 512)):

@@ -21,8 +21,8 @@ from PIL import Image
 
 from provcheck.cli import cli
 from provcheck.report.html import OUTLINE_RGB, HtmlRenderer
-from provcheck.report.records import ScanSummary
-from provcheck.thumbnail import make_thumbnail
+from provcheck.report.summary import ScanSummary
+from provcheck.signals.thumbnail import make_thumbnail
 from tests.report_fixtures import constructed_match, match_result, scene, write_scene
 
 pytestmark = pytest.mark.slow

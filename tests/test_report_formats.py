@@ -13,11 +13,11 @@ import pytest
 from click.testing import CliRunner
 
 from provcheck.cli import cli
+from provcheck.matching.verdict import CLEAN, ERROR, INSUFFICIENT, ScanResult
 from provcheck.report import FORMATS, make_renderer
 from provcheck.report.csvfmt import columns, safe_cell
-from provcheck.report.records import ScanSummary
 from provcheck.report.sarif import artifact_location
-from provcheck.scan import CLEAN, ERROR, INSUFFICIENT, ScanResult
+from provcheck.report.summary import ScanSummary
 from provcheck.store import SourceInfo
 from tests.report_fixtures import HOSTILE, constructed_match, match_result, write_scene
 

@@ -9,6 +9,7 @@ from html.parser import HTMLParser
 
 import pytest
 
+from provcheck.matching.verdict import CLEAN, ERROR, ScanResult
 from provcheck.report.html import (
     CSP,
     HtmlRenderer,
@@ -17,9 +18,9 @@ from provcheck.report.html import (
     render_document,
     safe_link,
 )
-from provcheck.report.records import ScanSummary, result_record
-from provcheck.scan import CLEAN, ERROR, ScanResult
-from provcheck.thumbnail import make_thumbnail
+from provcheck.report.records import result_record
+from provcheck.report.summary import ScanSummary
+from provcheck.signals.thumbnail import make_thumbnail
 from tests.report_fixtures import HOSTILE, constructed_match, match_result, scene
 
 CLAIMED = date(2024, 3, 1)

@@ -9,12 +9,14 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from provcheck import index
 from provcheck.cli import cli
-from provcheck.fingerprint import Fingerprint, Hash, QueryFingerprint, query_fingerprint
-from provcheck.index import LinearIndex, MultiIndex
-from provcheck.matcher import Matcher, ReferenceSet
-from provcheck.media import load_image
+from provcheck.matching.matcher import Matcher
+from provcheck.matching.references import ReferenceSet
+from provcheck.media.images import load_image
+from provcheck.search import hash_index as index
+from provcheck.search.hash_index import LinearIndex, MultiIndex
+from provcheck.signals.fingerprint import Fingerprint, QueryFingerprint, query_fingerprint
+from provcheck.signals.hashes import Hash
 from provcheck.store import NewItem, SourceInfo, StoredHash, open_store
 
 DEVSET = Path(__file__).resolve().parents[2] / "shared" / "devset" / "frames"

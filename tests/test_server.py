@@ -14,8 +14,8 @@ import pytest
 import requests
 from starlette.testclient import TestClient
 
-from provcheck.references import open_references
 from provcheck.server import ScanService, ServeSettings, create_app
+from provcheck.services.databases import open_references
 from tests.conftest import encode
 from tests.conftest import noise_picture as make_picture
 from tests.http_fixtures import serve_routes

@@ -7,9 +7,9 @@ import sqlite3
 import pytest
 
 from provcheck.errors import DatabaseError, UsageError
-from provcheck.fingerprint import Hash
-from provcheck.schema import SCHEMA_VERSION
+from provcheck.signals.hashes import Hash
 from provcheck.store import SourceInfo, StoredHash, open_store
+from provcheck.store.sqlite.schema import SCHEMA_VERSION
 
 GAME = SourceInfo("AC-130 Gunship Simulator", "game", "https://store.example/ac130", "2015-06-01")
 

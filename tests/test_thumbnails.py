@@ -13,11 +13,16 @@ from PIL import Image
 
 from provcheck.cli import cli
 from provcheck.errors import FormatError
-from provcheck.exchange import export_lines, import_file
-from provcheck.ingest import add_files
-from provcheck.schema import MIGRATIONS, SCHEMA_VERSION
+from provcheck.services.exchange import export_lines, import_file
+from provcheck.services.ingest import add_files
+from provcheck.signals.thumbnail import (
+    MAX_SIDE,
+    MIME_TYPES,
+    make_thumbnail,
+    thumbnail_from_untrusted,
+)
 from provcheck.store import SourceInfo, open_store
-from provcheck.thumbnail import MAX_SIDE, MIME_TYPES, make_thumbnail, thumbnail_from_untrusted
+from provcheck.store.sqlite.schema import MIGRATIONS, SCHEMA_VERSION
 from tests.report_fixtures import scene, write_scene
 
 INFO = SourceInfo("Test game", "game", "https://example.org/game", "2015-06-01")
@@ -161,9 +166,10 @@ def test_hostile_thumbnail_in_import_changes_nothing(tmp_path) -> None:
 
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_scan_carries_previews_of_matches_only_when_asked(tmp_path, jobs) -> None:
-    from provcheck.matcher import Matcher, ReferenceSet
-    from provcheck.scan import ScanOptions, scan_targets
-    from provcheck.targets import Target
+    from provcheck.matching.matcher import Matcher
+    from provcheck.matching.references import ReferenceSet
+    from provcheck.media.targets import Target
+    from provcheck.services.scan import ScanOptions, scan_targets
 
     refs = [write_scene(tmp_path / f"ref{i}.jpg", i) for i in range(2)]
     others = [write_scene(tmp_path / f"other{i}.jpg", 100 + i) for i in range(3)]

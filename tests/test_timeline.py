@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import date
 
-from provcheck.fingerprint import Hash
-from provcheck.matcher import Match, ReferenceSet
+from provcheck.matching.match import Match
+from provcheck.matching.references import ReferenceSet
+from provcheck.matching.timeline import SAME_PICTURE_BITS, with_stretches
 from provcheck.report.records import match_record
 from provcheck.report.text import describe_match
+from provcheck.signals.hashes import Hash
 from provcheck.store import SourceInfo, StoredHash, open_store
-from provcheck.timeline import SAME_PICTURE_BITS, with_stretches
 
 
 def _pdq(first_bits: int, base: int = 0) -> list[StoredHash]:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from provcheck.fingerprint import MIN_QUALITY
-from provcheck.matcher import Match
-from provcheck.sampling import FrameSampler, SamplingPolicy, hamming
-from provcheck.segments import FrameMatches, find_segments
+from provcheck.matching.match import Match
+from provcheck.matching.segments import FrameMatches, find_segments
+from provcheck.media.sampling import FrameSampler, SamplingPolicy, hamming
+from provcheck.signals.hashes import MIN_QUALITY
 from provcheck.store import ItemRecord, SourceInfo
 
 

@@ -10,8 +10,8 @@ from click.testing import CliRunner
 
 from provcheck.cli import cli
 from provcheck.errors import FetchError
-from provcheck.fetch import MAX_REDIRECTS, check_destination, fetch_image, fetch_image_or_page
-from provcheck.webpage import page_images
+from provcheck.media.fetch import MAX_REDIRECTS, check_destination, fetch_image, fetch_image_or_page
+from provcheck.media.webpage import page_images
 from tests.http_fixtures import serve_routes
 
 PAGE = """<!doctype html><html><head>
@@ -177,14 +177,14 @@ def test_fetch_bounds(site):
 def test_every_redirect_hop_is_checked(site, monkeypatch):
     """The first hop passes the check (the resolver calls 127.0.0.1 public), the redirect goes to
     "localhost", which resolves to loopback: refused before any request is sent there."""
-    import provcheck.fetch
+    import provcheck.media.fetch
 
     # The test server is on loopback: let the connect-time peer check through for this test.
-    monkeypatch.setattr(provcheck.fetch, "_peer_problem", lambda _address: None)
+    monkeypatch.setattr(provcheck.media.fetch, "_peer_problem", lambda _address: None)
     port = site.rsplit(":", 1)[1]
     routes = {"/hop": (302, {"Location": f"http://localhost:{port}/img/known.jpg"}, b"")}
     resolver = _resolver({"127.0.0.1": ["93.184.216.34"], "localhost": ["127.0.0.1"]})
-    from provcheck.fetch import fetch
+    from provcheck.media.fetch import fetch
 
     with serve_routes(routes) as base, pytest.raises(FetchError) as info:
         fetch(
@@ -200,7 +200,7 @@ def test_every_redirect_hop_is_checked(site, monkeypatch):
 def test_dns_rebinding_is_refused_at_connect_time(site):
     """The resolver says public when checked, but the connection lands on loopback (what a
     rebinding DNS server does between the check and the connect): refused before the request."""
-    from provcheck.fetch import fetch
+    from provcheck.media.fetch import fetch
 
     port = site.rsplit(":", 1)[1]
     rebinding = _resolver({"localhost": ["93.184.216.34"]})

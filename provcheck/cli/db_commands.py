@@ -1,29 +1,21 @@
-"""``provcheck db ...``: build, inspect and exchange reference databases."""
+"""``provcheck db ...``: inspect and exchange reference databases (``db add`` is in ``db_add``)."""
 
 from __future__ import annotations
 
 import functools
 import json
-import sys
 from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from provcheck.cli import (
-    EXIT_USAGE,
-    _open_output,
-    cli,
-    db_option,
-    jobs_option,
-)
+from provcheck.cli.group import cli
+from provcheck.cli.options import db_option, open_output
 from provcheck.errors import UsageError
 
 if TYPE_CHECKING:  # types only: the modules themselves load lazily, inside the commands
-    from provcheck.ingest import VideoAddReport
-    from provcheck.sampling import SamplingPolicy
-    from provcheck.store import SourceInfo, Store
+    from provcheck.store import SourceInfo
 
 
 @cli.group()
@@ -39,7 +31,7 @@ def db() -> None:
     """
 
 
-def _source_options(required: bool) -> Any:
+def source_options(required: bool) -> Any:
     """--label, --category, --url, --first-seen, --license and --note, handed to the command as
     one ``source`` (a SourceInfo, or None when --label is optional and not given)."""
 
@@ -90,168 +82,6 @@ def _source_options(required: bool) -> Any:
     return decorate
 
 
-@db.command("add")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@_source_options(required=True)
-@db_option
-@jobs_option
-@click.option(
-    "--thumbnails/--no-thumbnails",
-    default=True,
-    show_default=True,
-    help="Keep a small preview (<= 160 px, a few KB) of each item for HTML reports.",
-)
-@click.option(
-    "--frame-every",
-    "frame_every",
-    type=click.FloatRange(min=0.1, max=3600),
-    default=2.0,
-    show_default=True,
-    metavar="SECONDS",
-    help="Videos: keep a frame at least this often (besides scene changes), unless it repeats"
-    " the last one.",
-)
-def db_add(
-    paths: tuple[Path, ...],
-    source: SourceInfo,
-    dbs: tuple[Path, ...],
-    jobs: int | None,
-    thumbnails: bool,
-    frame_every: float,
-) -> None:
-    """Add images and videos (files or folders, recursively) as references of one source.
-
-    A video (MP4, WebM, MKV, MOV, animated GIF/WebP) is sampled at scene changes and at least
-    every --frame-every seconds; each kept frame is stored with its time (docs/video.md).
-    Adding the same file to the same source again changes nothing.
-
-    \b
-    Example:
-      provcheck db add captures/ac130/ --label "AC-130 Gunship Simulator" \\
-          --category game --url https://store.example/ac130 --first-seen 2015-06-01
-    """
-    from provcheck.databases import write_database
-    from provcheck.ingest import add_files
-    from provcheck.sampling import SamplingPolicy
-    from provcheck.scan import default_jobs
-    from provcheck.store import open_store
-    from provcheck.targets import walk_folder
-    from provcheck.video import is_video_path
-
-    files: list[Path] = []
-    missing: list[str] = []
-    for path in paths:
-        if path.is_dir():
-            files.extend(walk_folder(path))
-        elif path.exists():
-            files.append(path)
-        else:
-            missing.append(f"{path}: no such file or folder")
-    for message in missing:
-        click.echo(f"provcheck: error: {message}", err=True)
-    is_video = {f: is_video_path(f) for f in files}
-    videos = [f for f in files if is_video[f]]
-    stills = [f for f in files if not is_video[f]]
-    target = write_database(dbs)
-    with open_store(target, create=True) as store:
-        show_bar = sys.stderr.isatty() and len(stills) > 1
-        with (
-            click.progressbar(length=len(stills), label="adding", file=sys.stderr)
-            if show_bar
-            else _NullBar() as bar
-        ):
-
-            def on_item(_path: Path, error: str | None) -> None:
-                if error:
-                    click.echo(
-                        f"\nprovcheck: error: {error}"
-                        if show_bar
-                        else f"provcheck: error: {error}",
-                        err=True,
-                    )
-                bar.update(1)
-
-            report = add_files(
-                store,
-                source,
-                stills,
-                jobs=jobs or default_jobs(),
-                on_item=on_item,
-                thumbnails=thumbnails,
-            )
-        policy = SamplingPolicy(max_gap_s=frame_every)
-        for video in videos:
-            done = _add_one_video(store, report.source_id, video, policy, thumbnails)
-            report.added += done.frames_added
-            report.already_present += done.frames_present
-            if done.error:
-                report.errors.append(done.error)
-    verb = "created" if report.source_created else "updated"
-    click.echo(
-        f"{verb} source {report.source_id} {source.label!r}: {report.added} added,"
-        f" {report.already_present} already present,"
-        f" {len(report.errors) + len(missing)} failed ({target})"
-    )
-    if report.errors or missing:
-        sys.exit(EXIT_USAGE)
-
-
-def _add_one_video(
-    store: Store, source_id: int, path: Path, policy: SamplingPolicy, thumbnails: bool
-) -> VideoAddReport:
-    """Add one video with a progress bar on terminals (decoding is the slow part), then say
-    what was stored."""
-    from provcheck.ingest import add_video
-
-    show_bar = sys.stderr.isatty()
-    with (
-        click.progressbar(length=1000, label=path.name, file=sys.stderr)
-        if show_bar
-        else _NullBar() as bar
-    ):
-        last = [0]
-
-        def on_progress(done_s: float, total_s: float) -> None:
-            if total_s > 0:
-                step = min(1000, int(1000 * done_s / total_s))
-                if step > last[0]:
-                    bar.update(step - last[0])
-                    last[0] = step
-
-        done = add_video(
-            store,
-            source_id,
-            path,
-            origin=str(path.resolve()),
-            policy=policy,
-            on_progress=on_progress,
-            thumbnails=thumbnails,
-        )
-        bar.update(1000 - last[0])  # the last frame starts before the end: close the bar at 100 %
-    if done.error:
-        click.echo(f"provcheck: error: {done.error}", err=True)
-    else:
-        for warning in done.warnings:
-            click.echo(f"provcheck: warning: {path}: {warning}", err=True)
-        click.echo(
-            f"{path}: {done.frames_added} frames added, {done.frames_present} already present"
-            f" ({done.duration:.1f} s, {done.frames_decoded} frames decoded)",
-            err=True,
-        )
-    return done
-
-
-class _NullBar:
-    def __enter__(self) -> _NullBar:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-    def update(self, _n: int) -> None:
-        return None
-
-
 @db.command("list")
 @db_option
 @click.option(
@@ -272,7 +102,7 @@ def db_list(dbs: tuple[Path, ...], items_of: int | None, fmt: str) -> None:
       provcheck db list
       provcheck db list --items 3 --db refs.sqlite
     """
-    from provcheck.databases import open_for_search, search_databases
+    from provcheck.services.databases import open_for_search, search_databases
 
     refs = search_databases(dbs)
     stores = open_for_search(refs)
@@ -338,7 +168,7 @@ def db_stats(dbs: tuple[Path, ...], fmt: str) -> None:
     Example:
       provcheck db stats --format json
     """
-    from provcheck.databases import default_db_path, open_for_search, search_databases
+    from provcheck.services.databases import default_db_path, open_for_search, search_databases
 
     refs = search_databases(dbs)
     stores = open_for_search(refs)
@@ -378,7 +208,7 @@ def db_remove(source: str | None, item: int | None, dbs: tuple[Path, ...]) -> No
       provcheck db remove --source "AC-130 Gunship Simulator"
       provcheck db remove --item 1234
     """
-    from provcheck.databases import write_database
+    from provcheck.services.databases import write_database
     from provcheck.store import open_store
 
     if (source is None) == (item is None):
@@ -417,19 +247,19 @@ def db_export(dbs: tuple[Path, ...], output: Path | None, thumbnails: bool) -> N
     Example:
       provcheck db export -o refs.jsonl && provcheck db import refs.jsonl --db copy.sqlite
     """
-    from provcheck.databases import write_database
-    from provcheck.exchange import export_lines
+    from provcheck.services.databases import write_database
+    from provcheck.services.exchange import export_lines
     from provcheck.store import open_store
 
     with open_store(write_database(dbs), readonly=True) as store, ExitStack() as stack:
-        out = _open_output(stack, output)
+        out = open_output(stack, output)
         for line in export_lines(store, thumbnails=thumbnails):
             out.write(line + "\n")
 
 
 @db.command("import")
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
-@_source_options(required=False)
+@source_options(required=False)
 @db_option
 def db_import(
     file: Path,
@@ -446,8 +276,8 @@ def db_import(
       provcheck db import refs.jsonl
       provcheck db import shared-hashes.txt --label "Partner list 2026-10" --category footage
     """
-    from provcheck.databases import write_database
-    from provcheck.exchange import import_file
+    from provcheck.services.databases import write_database
+    from provcheck.services.exchange import import_file
     from provcheck.store import open_store
 
     target = write_database(dbs)

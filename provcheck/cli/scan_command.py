@@ -12,15 +12,15 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from provcheck.cli import (
-    _open_output,
-    _parse_date,
-    _positive,
-    cli,
+from provcheck.cli.group import cli
+from provcheck.cli.options import (
     db_option,
     jobs_option,
     limit_option,
     max_distance_option,
+    open_output,
+    parse_date_option,
+    positive,
 )
 
 
@@ -64,7 +64,7 @@ from provcheck.cli import (
 )
 @click.option(
     "--claimed-date",
-    callback=_parse_date,
+    callback=parse_date_option,
     metavar="YYYY-MM-DD",
     help="Date the picture is claimed to show; matches say if their source is older.",
 )
@@ -102,7 +102,7 @@ from provcheck.cli import (
     type=int,
     default=20,
     show_default=True,
-    callback=_positive,
+    callback=positive,
     help="For a web page URL, scan at most this many of its images (og:image first).",
 )
 def scan(
@@ -138,13 +138,14 @@ def scan(
       provcheck scan https://news.example/posts/1234 --format json
       cat photo.png | provcheck scan -
     """
-    from provcheck.config import merge_scan_options, resolve_config
-    from provcheck.references import open_references
+    from provcheck.cli.config import merge_scan_options, resolve_config
+    from provcheck.media.targets import expand_targets
     from provcheck.report import PICTURE_FORMATS, make_renderer
     from provcheck.report.html import thumbnails_from
-    from provcheck.report.records import ScanSummary
-    from provcheck.scan import ScanOptions, default_jobs, exit_code, scan_targets
-    from provcheck.targets import expand_targets
+    from provcheck.report.summary import ScanSummary, exit_code
+    from provcheck.services.databases import open_references
+    from provcheck.services.scan import ScanOptions, scan_targets
+    from provcheck.services.workers import default_jobs
 
     started = time.perf_counter()
     ctx = click.get_current_context()
@@ -168,7 +169,7 @@ def scan(
         summary = ScanSummary(databases=references.databases, claimed_date=claimed_date)
         matcher = references.matcher
         expanded = expand_targets(targets, include, exclude)
-        out = _open_output(stack, output)
+        out = open_output(stack, output)
         renderer = make_renderer(
             fmt,
             out,

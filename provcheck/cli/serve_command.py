@@ -6,13 +6,8 @@ from pathlib import Path
 
 import click
 
-from provcheck.cli import (
-    _positive,
-    cli,
-    db_option,
-    limit_option,
-    max_distance_option,
-)
+from provcheck.cli.group import cli
+from provcheck.cli.options import db_option, limit_option, max_distance_option, positive
 from provcheck.errors import UsageError
 
 
@@ -29,7 +24,7 @@ from provcheck.errors import UsageError
 @click.option(
     "--workers",
     type=int,
-    callback=_positive,
+    callback=positive,
     help="Hashing processes. Default: all cores.",
 )
 @click.option(
@@ -73,8 +68,8 @@ def serve(
         raise UsageError(
             f"serve needs the 'serve' extra ({exc.name} is missing): pip install 'provcheck[serve]'"
         ) from None
-    from provcheck.references import open_references
-    from provcheck.scan import default_jobs
+    from provcheck.services.databases import open_references
+    from provcheck.services.workers import default_jobs
 
     if max_upload_mb <= 0:
         raise click.BadParameter("must be above 0", param_hint="--max-upload-mb")

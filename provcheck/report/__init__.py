@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import date
 from typing import IO, TYPE_CHECKING, Protocol
 
-from provcheck.report.records import ScanSummary
-from provcheck.scan import ScanResult
+from provcheck.matching.verdict import ScanResult
+from provcheck.report.summary import ScanSummary
 
 if TYPE_CHECKING:
     from provcheck.report.html import ThumbnailLookup

@@ -11,9 +11,10 @@ import csv
 from datetime import date
 from typing import IO, Any
 
-from provcheck.fingerprint import hasher_names
-from provcheck.report.records import ScanSummary, result_record
-from provcheck.scan import ScanResult
+from provcheck.matching.verdict import ScanResult
+from provcheck.report.records import result_record
+from provcheck.report.summary import ScanSummary
+from provcheck.signals.hashes import hasher_names
 
 #: Characters that make Excel, LibreOffice and Google Sheets treat a cell as a formula.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

@@ -17,16 +17,12 @@ from html import escape
 from typing import IO, Any
 from urllib.parse import urlsplit
 
-from provcheck.matcher import Match
-from provcheck.report.records import (
-    ScanSummary,
-    describe_days,
-    describe_frame_times,
-    result_record,
-)
-from provcheck.scan import CLEAN, ERROR, INSUFFICIENT, MATCH, ScanResult
+from provcheck.matching.match import Match
+from provcheck.matching.verdict import CLEAN, ERROR, INSUFFICIENT, MATCH, ScanResult
+from provcheck.report.records import describe_days, describe_frame_times, result_record
+from provcheck.report.summary import ScanSummary
+from provcheck.signals.thumbnail import Thumbnail
 from provcheck.store import Store
-from provcheck.thumbnail import Thumbnail
 
 #: Looks up the stored preview of a match's reference item (None when it has none).
 ThumbnailLookup = Callable[[Match], Thumbnail | None]

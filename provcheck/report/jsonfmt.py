@@ -6,8 +6,9 @@ import json
 from datetime import date
 from typing import IO, Any
 
-from provcheck.report.records import ScanSummary, result_record
-from provcheck.scan import ScanResult
+from provcheck.matching.verdict import ScanResult
+from provcheck.report.records import result_record
+from provcheck.report.summary import ScanSummary
 
 
 class JsonRenderer:

@@ -5,40 +5,12 @@ The field names here are a public interface (README, "JSON output"); add fields,
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from provcheck import __version__
-from provcheck.matcher import Match
-from provcheck.scan import STATUSES, ScanResult
-from provcheck.segments import Segment
-
-SCHEMA_VERSION = 1
-
-
-@dataclass(slots=True)
-class ScanSummary:
-    databases: list[dict[str, Any]] = field(default_factory=list)
-    claimed_date: date | None = None
-    elapsed_s: float = 0.0
-    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATUSES, 0))
-    exit_code: int = 0
-
-    def count(self, result: ScanResult) -> None:
-        self.counts[result.status] += 1
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "schema_version": SCHEMA_VERSION,
-            "provcheck": __version__,
-            "inputs": sum(self.counts.values()),
-            **self.counts,
-            "claimed_date": self.claimed_date.isoformat() if self.claimed_date else None,
-            "databases": self.databases,
-            "elapsed_s": round(self.elapsed_s, 3),
-            "exit_code": self.exit_code,
-        }
+from provcheck.matching.match import Match
+from provcheck.matching.segments import Segment
+from provcheck.matching.verdict import ScanResult
 
 
 def days_before_claim(first_seen: str | None, claimed: date | None) -> int | None:

@@ -23,9 +23,10 @@ from typing import IO, Any
 from urllib.parse import quote, urlsplit
 
 from provcheck import __version__
-from provcheck.report.records import ScanSummary, result_record
+from provcheck.matching.verdict import ERROR, INSUFFICIENT, MATCH, ScanResult
+from provcheck.report.records import result_record
+from provcheck.report.summary import ScanSummary
 from provcheck.report.text import describe_match
-from provcheck.scan import ERROR, INSUFFICIENT, MATCH, ScanResult
 
 SARIF_VERSION = "2.1.0"
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"

@@ -5,15 +5,15 @@ from __future__ import annotations
 from datetime import date
 from typing import IO
 
-from provcheck.matcher import Match
+from provcheck.matching.match import Match
+from provcheck.matching.verdict import CLEAN, ERROR, INSUFFICIENT, MATCH, ScanResult
 from provcheck.report.records import (
-    ScanSummary,
     days_before_claim,
     describe_days,
     describe_frame_times,
     format_frame_time,
 )
-from provcheck.scan import CLEAN, ERROR, INSUFFICIENT, MATCH, ScanResult
+from provcheck.report.summary import ScanSummary
 
 
 def describe_match(match: Match, claimed: date | None) -> str:

@@ -1,18 +1,18 @@
-"""The reference database: sources with their provenance, items, and the hashes of each item.
+"""The reference database: sources with their provenance, items, and the hashes, keypoints and
+previews of each item, behind one interface (``Store``) that every backend implements.
 
-``records`` holds the plain values, ``database`` the open ``Store``, ``opening`` how a file is
-opened, checked and upgraded. Import from here: the split is an implementation detail.
+``records`` holds the plain values, ``interface`` the ``Store`` protocol, ``locations`` where
+databases live and ``open_store``, ``sidecars`` the memory-mapped search arrays of large
+databases, and ``sqlite`` the SQLite backend. Import from here: the split is an implementation
+detail.
 """
 
-from provcheck.store.database import (
-    BULK_CACHE_KIB,
+from provcheck.store.interface import Store
+from provcheck.store.locations import bundled_pack_path, default_db_path, open_store
+from provcheck.store.records import (
+    CATEGORIES,
     FEATURE_KIND,
     LEGACY_FEATURE_KINDS,
-    PACKED_FEATURE_ITEMS,
-    Store,
-)
-from provcheck.store.opening import bundled_pack_path, default_db_path, open_store
-from provcheck.store.records import (
     ItemRecord,
     KindArrays,
     NewItem,
@@ -24,10 +24,9 @@ from provcheck.store.records import (
 )
 
 __all__ = [
-    "BULK_CACHE_KIB",
+    "CATEGORIES",
     "FEATURE_KIND",
     "LEGACY_FEATURE_KINDS",
-    "PACKED_FEATURE_ITEMS",
     "ItemRecord",
     "KindArrays",
     "NewItem",

@@ -11,11 +11,22 @@ from datetime import date
 import numpy as np
 
 from provcheck.errors import UsageError
-from provcheck.fingerprint import Hash
-from provcheck.schema import CATEGORIES
-from provcheck.thumbnail import Thumbnail
+from provcheck.signals.hashes import Hash
+from provcheck.signals.keypoints import RETRIEVAL_FEATURES
+from provcheck.signals.thumbnail import Thumbnail
 
 Region = tuple[float, float, float, float]
+
+#: What a source may be (the README's ``--category``); every backend refuses anything else.
+CATEGORIES = ("game", "footage", "other")
+
+#: The kind (and sidecar name) under which every item's retrieval keypoints are packed (see
+#: provcheck.signals.keypoints), named by how many of each item's keypoints it holds: arrays
+#: written with another count are then never read as current.
+FEATURE_KIND = f"orb{RETRIEVAL_FEATURES}"
+#: Names that kind had before (64 keypoints per item): their sidecar files are removed once the
+#: current one is written.
+LEGACY_FEATURE_KINDS = ("orb",)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,181 @@
+"""``provcheck db add``: hash images and videos and store them as references of one source, with
+a progress bar on terminals."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from provcheck.cli.db_commands import db, source_options
+from provcheck.cli.group import EXIT_USAGE
+from provcheck.cli.options import db_option, jobs_option
+
+if TYPE_CHECKING:  # types only: the modules themselves load lazily, inside the command
+    from provcheck.media.sampling import SamplingPolicy
+    from provcheck.services.ingest import VideoAddReport
+    from provcheck.store import SourceInfo, Store
+
+
+@db.command("add")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@source_options(required=True)
+@db_option
+@jobs_option
+@click.option(
+    "--thumbnails/--no-thumbnails",
+    default=True,
+    show_default=True,
+    help="Keep a small preview (<= 160 px, a few KB) of each item for HTML reports.",
+)
+@click.option(
+    "--frame-every",
+    "frame_every",
+    type=click.FloatRange(min=0.1, max=3600),
+    default=2.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Videos: keep a frame at least this often (besides scene changes), unless it repeats"
+    " the last one.",
+)
+def db_add(
+    paths: tuple[Path, ...],
+    source: SourceInfo,
+    dbs: tuple[Path, ...],
+    jobs: int | None,
+    thumbnails: bool,
+    frame_every: float,
+) -> None:
+    """Add images and videos (files or folders, recursively) as references of one source.
+
+    A video (MP4, WebM, MKV, MOV, animated GIF/WebP) is sampled at scene changes and at least
+    every --frame-every seconds; each kept frame is stored with its time (docs/video.md).
+    Adding the same file to the same source again changes nothing.
+
+    \b
+    Example:
+      provcheck db add captures/ac130/ --label "AC-130 Gunship Simulator" \\
+          --category game --url https://store.example/ac130 --first-seen 2015-06-01
+    """
+    from provcheck.media.sampling import SamplingPolicy
+    from provcheck.media.sniff import is_video_path
+    from provcheck.media.targets import walk_folder
+    from provcheck.services.databases import write_database
+    from provcheck.services.ingest import add_files
+    from provcheck.services.workers import default_jobs
+    from provcheck.store import open_store
+
+    files: list[Path] = []
+    missing: list[str] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(walk_folder(path))
+        elif path.exists():
+            files.append(path)
+        else:
+            missing.append(f"{path}: no such file or folder")
+    for message in missing:
+        click.echo(f"provcheck: error: {message}", err=True)
+    is_video = {f: is_video_path(f) for f in files}
+    videos = [f for f in files if is_video[f]]
+    stills = [f for f in files if not is_video[f]]
+    target = write_database(dbs)
+    with open_store(target, create=True) as store:
+        show_bar = sys.stderr.isatty() and len(stills) > 1
+        with (
+            click.progressbar(length=len(stills), label="adding", file=sys.stderr)
+            if show_bar
+            else _NullBar() as bar
+        ):
+
+            def on_item(_path: Path, error: str | None) -> None:
+                if error:
+                    click.echo(
+                        f"\nprovcheck: error: {error}"
+                        if show_bar
+                        else f"provcheck: error: {error}",
+                        err=True,
+                    )
+                bar.update(1)
+
+            report = add_files(
+                store,
+                source,
+                stills,
+                jobs=jobs or default_jobs(),
+                on_item=on_item,
+                thumbnails=thumbnails,
+            )
+        policy = SamplingPolicy(max_gap_s=frame_every)
+        for video in videos:
+            done = _add_one_video(store, report.source_id, video, policy, thumbnails)
+            report.added += done.frames_added
+            report.already_present += done.frames_present
+            if done.error:
+                report.errors.append(done.error)
+    verb = "created" if report.source_created else "updated"
+    click.echo(
+        f"{verb} source {report.source_id} {source.label!r}: {report.added} added,"
+        f" {report.already_present} already present,"
+        f" {len(report.errors) + len(missing)} failed ({target})"
+    )
+    if report.errors or missing:
+        sys.exit(EXIT_USAGE)
+
+
+def _add_one_video(
+    store: Store, source_id: int, path: Path, policy: SamplingPolicy, thumbnails: bool
+) -> VideoAddReport:
+    """Add one video with a progress bar on terminals (decoding is the slow part), then say
+    what was stored."""
+    from provcheck.services.ingest import add_video
+
+    show_bar = sys.stderr.isatty()
+    with (
+        click.progressbar(length=1000, label=path.name, file=sys.stderr)
+        if show_bar
+        else _NullBar() as bar
+    ):
+        last = [0]
+
+        def on_progress(done_s: float, total_s: float) -> None:
+            if total_s > 0:
+                step = min(1000, int(1000 * done_s / total_s))
+                if step > last[0]:
+                    bar.update(step - last[0])
+                    last[0] = step
+
+        done = add_video(
+            store,
+            source_id,
+            path,
+            origin=str(path.resolve()),
+            policy=policy,
+            on_progress=on_progress,
+            thumbnails=thumbnails,
+        )
+        bar.update(1000 - last[0])  # the last frame starts before the end: close the bar at 100 %
+    if done.error:
+        click.echo(f"provcheck: error: {done.error}", err=True)
+    else:
+        for warning in done.warnings:
+            click.echo(f"provcheck: warning: {path}: {warning}", err=True)
+        click.echo(
+            f"{path}: {done.frames_added} frames added, {done.frames_present} already present"
+            f" ({done.duration:.1f} s, {done.frames_decoded} frames decoded)",
+            err=True,
+        )
+    return done
+
+
+class _NullBar:
+    def __enter__(self) -> _NullBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def update(self, _n: int) -> None:
+        return None

@@ -1,0 +1,110 @@
+"""Confidence: how likely a reported match is right, from the evidence behind it.
+
+Two independent pieces of evidence, each read through a logistic curve, combined as a noisy-OR
+(either alone can make a match likely):
+
+- geometry: the number of keypoints that agree on one transform (verify.Verification.inliers);
+- the PDQ distance between the query (or its best variant) and the reference.
+
+The curves are set from benchmarks/robustness.py rather than fitted by regression, because the
+benchmark leaves nothing to fit on the negative side: no distractor query (unrelated real images
+under the same edits) ever reached 4 verified inliers, so the data say only that the operating
+point is safe. The geometry curve reads 0.9 at the operating point (``MIN_INLIERS``) and 0.985 at
+12 inliers; the PDQ curve reads 0.95 at Meta's threshold (31 bits) and 0.5 at 45 bits, beyond
+which only verification reports a match. The benchmark prints, per confidence band, the share of
+reported matches that named the right reference (the README keeps the table): that is the check
+that the numbers mean what they say. Change these constants only together with that table.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+from provcheck.matching.geometry import Verification
+
+#: Fewest agreeing keypoints that make a match on geometry alone (the default operating point).
+MIN_INLIERS = 8
+
+#: P(right | inliers) = 1 / (1 + exp(-INLIER_SLOPE * (inliers - INLIER_MIDPOINT)))
+INLIER_SLOPE, INLIER_MIDPOINT = 0.5, 3.6
+#: P(right | PDQ distance d) = 1 / (1 + exp(-PDQ_SLOPE * (PDQ_MIDPOINT - d)))
+PDQ_SLOPE, PDQ_MIDPOINT = 0.21, 45.0
+#: Log-odds per unit of pixel agreement (``agreement``, a correlation) read on Fisher's
+#: z scale (atanh): the scale on which a difference of correlations is about as telling wherever
+#: it lies, so 0.97 against 0.94 (frames of one scene, a unit moved) counts about as much as 0.80
+#: against 0.60, where a plain correlation would count it less than a sixth as much. 0.96 ->
+#: 0.97 is worth 6 inliers, 0.80 -> 0.95 worth 29. It ranks, it never decides: confidence leaves
+#: it out, so a match is reported or not exactly as before, and only which of several verified
+#: frames comes first can change.
+AGREEMENT_WEIGHT = 20.0
+#: Correlations are read up to this (z = 3.8): past it, resampling noise is all that is left.
+MAX_AGREEMENT = 0.999
+#: Log-odds lost per unit of colour shift (``provcheck.agreement.Agreement.colour_shift``): a
+#: tint of 10 grey levels per channel (0.04) costs 6, as much as 12 inliers. It ranks only, as
+#: the agreement does: among frames that all verify and correlate, the one whose colours the
+#: query shows unchanged is the likelier source (a game's time of day tints the same view from
+#: one moment to the next); a re-post that recolours shifts every frame of the scene alike.
+COLOUR_SHIFT_WEIGHT = 150.0
+
+
+def _logistic(x: float) -> float:
+    if x < -60:
+        return 0.0
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+def evidence(
+    distances: Mapping[str, int],
+    geometry: Verification | None,
+    agreement: float | None = None,
+    colour_shift: float = 0.0,
+) -> float:
+    """Log-odds of both curves summed, signed: it does not saturate as confidence does, so it
+    ranks matches that all read 1.0. A frame whose whole picture also hashes close beats another
+    that only shares keypoints with the query (a HUD, a logo, the overlap of a scrolling scene),
+    and of frames that share them, the one whose pixels agree with the query where the keypoints
+    place it (``agreement``; a negative correlation, as of a thermal palette, counts as none)
+    and whose colours it keeps (``colour_shift``).
+
+    The agreement is a correlation over the part of the query the reference covers, and it
+    counts in proportion to the square root of that part (``coverage``): the statistical weight
+    of a correlation grows with the square root of the pixels compared (Fisher's z has standard
+    error 1/sqrt(n - 3)). A frame the scene had partly scrolled out of agrees over a smaller,
+    often smoother, region, and read as if it covered the query it outranked the frame a crop came
+    from (0.952 over two thirds of a Wesnoth crop against 0.931 over all of it)."""
+    score = INLIER_SLOPE * (geometry.inliers - INLIER_MIDPOINT) if geometry else 0.0
+    if geometry is not None and agreement is not None:
+        z = math.atanh(min(max(0.0, agreement), MAX_AGREEMENT))
+        _x, _y, width, height = geometry.query_box
+        coverage = min(max(width * height, 0.0), 1.0)
+        score += AGREEMENT_WEIGHT * z * math.sqrt(coverage) - COLOUR_SHIFT_WEIGHT * colour_shift
+    pdq = distances.get("pdq")
+    if pdq is not None:
+        score += PDQ_SLOPE * (PDQ_MIDPOINT - pdq)
+    return score
+
+
+def calibrated_confidence(distances: Mapping[str, int], geometry: Verification | None) -> float:
+    p_geometry = _logistic(INLIER_SLOPE * (geometry.inliers - INLIER_MIDPOINT)) if geometry else 0.0
+    pdq = distances.get("pdq")
+    p_hash = _logistic(PDQ_SLOPE * (PDQ_MIDPOINT - pdq)) if pdq is not None else 0.0
+    return round(1.0 - (1.0 - p_geometry) * (1.0 - p_hash), 4)
+
+
+def is_same_picture(
+    kinds_hit: set[str],
+    geometry: Verification | None,
+    *,
+    has_features: bool,
+    distances: Mapping[str, int],
+    max_pdq: int,
+) -> bool:
+    """The decision: same picture when the keypoints agree geometrically, or when PDQ alone is
+    within its threshold (thumbnails too small for keypoints). Without stored keypoints (hash-only
+    imports) any hash kind within its threshold decides, as hash-sharing lists intend."""
+    if geometry is not None:
+        return True
+    if "pdq" in kinds_hit and distances.get("pdq", 256) <= max_pdq:
+        return True
+    return bool(kinds_hit) and not has_features

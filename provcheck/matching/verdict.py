@@ -1,0 +1,138 @@
+"""The verdict on one input: its status (match, clean, insufficient, error) and the matches, or
+for a clip the segments, that back it. Pure: the input arrives fingerprinted (by the scan service's
+workers), and the matcher holds the references."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+from provcheck.matching.match import Match
+from provcheck.matching.matcher import Matcher
+from provcheck.matching.segments import FrameMatches, Segment, find_segments
+from provcheck.matching.timeline import with_stretches
+from provcheck.media.images import LoadedImage
+from provcheck.signals.fingerprint import QueryFingerprint
+from provcheck.signals.thumbnail import Thumbnail
+
+MATCH, CLEAN, ERROR, INSUFFICIENT = "match", "clean", "error", "insufficient"
+STATUSES = (MATCH, CLEAN, INSUFFICIENT, ERROR)
+
+
+@dataclass(frozen=True, slots=True)
+class ScanResult:
+    input: str
+    status: str
+    matches: list[Match] = field(default_factory=list)
+    error: str | None = None
+    sha256: str | None = None
+    width: int | None = None
+    height: int | None = None
+    quality: int | None = None
+    #: A small preview of the input, kept only for matches and only when the report shows pictures.
+    thumbnail: Thumbnail | None = None
+    page: str | None = None  # the web page ``input`` was found on, when a page was scanned
+    kind: str = "image"  # "image" or "video" (a clip or an animated GIF/WebP)
+    segments: list[Segment] = field(default_factory=list)
+    duration: float | None = None  # videos: seconds decoded
+    frames_sampled: int | None = None  # videos: frames kept by sampling and matched
+
+
+#: Matches kept per sampled frame of a clip: enough that neighbouring frames of one reference
+#: video cannot crowd out a second reference.
+FRAME_CANDIDATES = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprinted:
+    """One input as a hashing worker sends it back: the facts of the file and its fingerprint (a
+    clip: of each sampled frame), or the error. No pixels: only a preview when one was asked for."""
+
+    input: str
+    loaded: LoadedImage | None = None
+    query: QueryFingerprint | None = None
+    error: str | None = None
+    thumbnail: Thumbnail | None = None
+    page: str | None = None
+    #: Set when the URL was a web page: the image URLs it declares, to scan in its place.
+    page_images: tuple[str, ...] | None = None
+    video: FingerprintedVideo | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FingerprintedVideo:
+    """A video query: facts of the file and the fingerprint of each sampled frame."""
+
+    sha256: str
+    width: int
+    height: int
+    duration: float
+    frames: list[tuple[float, QueryFingerprint]]
+
+
+def judge(hashed: Fingerprinted, matcher: Matcher, limit: int = 5) -> ScanResult:
+    """Decide one fingerprinted input: its status, and its best ``limit`` matches (a clip: its
+    segments, and the best frame match of each matched reference)."""
+    if hashed.video is not None:
+        return _judge_video(hashed.input, hashed.video, matcher, limit)
+    if hashed.error is not None or hashed.loaded is None or hashed.query is None:
+        return ScanResult(hashed.input, ERROR, error=hashed.error, page=hashed.page)
+    loaded, query = hashed.loaded, hashed.query
+    facts = {
+        "sha256": loaded.sha256,
+        "width": loaded.width,
+        "height": loaded.height,
+        "quality": query.fingerprint.quality,
+        "page": hashed.page,
+    }
+    if not query.fingerprint.sufficient:
+        return ScanResult(hashed.input, INSUFFICIENT, **facts)  # type: ignore[arg-type]
+    matches = matcher.match(query, limit=limit, sha256=loaded.sha256)
+    matches = with_stretches(matches, matcher.sets)
+    if not matches:
+        return ScanResult(hashed.input, CLEAN, matches, **facts)  # type: ignore[arg-type]
+    result = ScanResult(hashed.input, MATCH, matches, **facts)  # type: ignore[arg-type]
+    return replace(result, thumbnail=hashed.thumbnail) if hashed.thumbnail else result
+
+
+def _judge_video(name: str, video: FingerprintedVideo, matcher: Matcher, limit: int) -> ScanResult:
+    """Match every sampled frame, group the hits into segments; the verdict is the clip's."""
+    qualities = [q.fingerprint.quality for _, q in video.frames]
+    facts = {
+        "sha256": video.sha256,
+        "width": video.width,
+        "height": video.height,
+        "quality": max(qualities, default=0),
+        "kind": "video",
+        "duration": round(video.duration, 3),
+        "frames_sampled": len(video.frames),
+    }
+    if not any(q.fingerprint.sufficient for _, q in video.frames):
+        return ScanResult(name, INSUFFICIENT, **facts)  # type: ignore[arg-type]
+    times = [time for time, _ in video.frames]
+    ends = [*times[1:], max(video.duration, times[-1])]
+    per_frame = [
+        FrameMatches(time, matcher.match(query, limit=max(limit, FRAME_CANDIDATES)), until)
+        for (time, query), until in zip(video.frames, ends, strict=True)
+    ]
+    segments = find_segments(per_frame)
+    status = MATCH if segments else CLEAN
+    matches = _best_per_reference(segments)[:limit]
+    return ScanResult(name, status, matches, segments=segments, **facts)  # type: ignore[arg-type]
+
+
+def _best_per_reference(segments: Sequence[Segment]) -> list[Match]:
+    """``matches`` of a video result, for readers that know nothing of segments: the best frame
+    match of each matched reference, strongest first."""
+    ordered = sorted(
+        (s.best for s in segments),
+        key=lambda m: (-m.confidence, sum(m.distances.values()), m.database, m.item.id),
+    )
+    seen: set[tuple[str, int, str]] = set()
+    unique = []
+    for match in ordered:
+        key = (match.database, match.item.source_id, match.item.item_key)
+        if key not in seen:
+            seen.add(key)
+            unique.append(match)
+    return unique

@@ -1,0 +1,96 @@
+"""What both video decoders share: the limits a video may not pass, the facts gathered while it is
+read, the frames it yields, and the cheap probe hash the sampler decides with.
+
+Every bound a hostile or broken file could abuse is here: file size, duration, frame size, frames
+decoded, frames kept, decode errors. Past a bound the video is refused with a one-line error naming
+the file; a video is never half-read silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image
+
+from provcheck.errors import InputError
+
+#: Longest side of the luma view the sampler hashes: PDQ works on 64x64, so this is plenty.
+PROBE_SIZE = 128
+
+#: Called as decoding goes: (done, total), in seconds (frames for animations); total 0 if unknown.
+Progress = Callable[[float, float], None]
+
+
+@dataclass(frozen=True, slots=True)
+class VideoLimits:
+    """Bounds on the work one video may cause. Generous for real material, finite for hostile."""
+
+    max_bytes: int = 8 * 1024**3
+    max_duration_s: float = 4 * 3600.0
+    max_pixels: int = 8192 * 4320  # one frame; 8K
+    max_frames: int = 500_000  # frames decoded (or demuxed packets), whatever the header claims
+    max_kept: int = 20_000
+    max_decode_errors: int = 50
+
+
+@dataclass(frozen=True, slots=True)
+class SampledFrame:
+    time: float  # seconds from the start of the video
+    image: Image.Image  # RGB, longest side <= WORKING_SIZE
+    #: RGB, longest side <= thumbnail.MAX_SIDE, scaled by the decoder straight from the frame when
+    #: previews were asked for (a third of the cost of shrinking ``image`` again); else None.
+    preview: Image.Image | None = None
+
+
+@dataclass(slots=True)
+class VideoFacts:
+    """What a video is, filled in as it is read (frame counts and duration grow while sampling)."""
+
+    name: str
+    sha256: str
+    width: int = 0
+    height: int = 0
+    codec: str = ""
+    duration: float = 0.0
+    frames_decoded: int = 0
+    frames_kept: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+def scaled(width: int, height: int, longest: int) -> tuple[int, int]:
+    """Size with the longest side at most ``longest``, aspect kept."""
+    scale = min(1.0, longest / max(width, height))
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def probe_hash(gray: np.ndarray) -> tuple[bytes, int]:
+    """A cheap PDQ hash of a small luma copy: only for sampling decisions, never stored."""
+    import pdqhash
+
+    vector, quality = pdqhash.compute(np.repeat(gray[:, :, None], 3, axis=2))
+    return np.packbits(vector.astype(np.uint8)).tobytes(), int(quality)
+
+
+def check_geometry(facts: VideoFacts, limits: VideoLimits) -> None:
+    if facts.width < 1 or facts.height < 1:
+        raise InputError(facts.name, "video has no frame size (corrupt header?)")
+    if facts.width * facts.height > limits.max_pixels:
+        raise InputError(
+            facts.name,
+            f"frames are {facts.width}x{facts.height}, over the {limits.max_pixels:,} pixel limit",
+        )
+
+
+def check_running(facts: VideoFacts, limits: VideoLimits, time_s: float) -> None:
+    if facts.frames_decoded > limits.max_frames:
+        raise InputError(facts.name, f"more than {limits.max_frames:,} frames; over the limit")
+    if time_s > limits.max_duration_s:
+        raise InputError(
+            facts.name, f"longer than {limits.max_duration_s / 3600:g} h; over the limit"
+        )
+    if facts.frames_kept > limits.max_kept:
+        raise InputError(
+            facts.name, f"more than {limits.max_kept:,} distinct frames; over the limit"
+        )
