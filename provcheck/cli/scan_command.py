@@ -7,13 +7,14 @@ import time
 from contextlib import ExitStack
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from click.core import ParameterSource
 
 from provcheck.cli.group import cli
 from provcheck.cli.options import (
+    c2pa_trust_option,
     db_option,
     jobs_option,
     limit_option,
@@ -22,6 +23,9 @@ from provcheck.cli.options import (
     parse_date_option,
     positive,
 )
+
+if TYPE_CHECKING:
+    from provcheck.signals.c2pa import TrustList
 
 
 @cli.command()
@@ -105,6 +109,7 @@ from provcheck.cli.options import (
     callback=positive,
     help="For a web page URL, scan at most this many of its images (og:image first).",
 )
+@c2pa_trust_option
 def scan(
     targets: tuple[str, ...],
     dbs: tuple[Path, ...],
@@ -124,6 +129,7 @@ def scan(
     allow_private: bool,
     keypoints: bool,
     page_images: int,
+    c2pa_trust: TrustList | None,
 ) -> None:
     """Check images (files, folders, URLs, or - for standard input) against the references.
 
@@ -190,6 +196,7 @@ def scan(
             allow_private=allow_private,
             page_images=page_images,
             keypoints=keypoints,
+            c2pa_trust=c2pa_trust,
         )
         bar = (
             stack.enter_context(

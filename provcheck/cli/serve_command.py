@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from provcheck.cli.group import cli
-from provcheck.cli.options import db_option, limit_option, max_distance_option, positive
+from provcheck.cli.options import (
+    c2pa_trust_option,
+    db_option,
+    limit_option,
+    max_distance_option,
+    positive,
+)
 from provcheck.errors import UsageError
+
+if TYPE_CHECKING:
+    from provcheck.signals.c2pa import TrustList
 
 
 @cli.command()
@@ -41,6 +51,7 @@ from provcheck.errors import UsageError
     is_flag=True,
     help='Let {"url": ...} scans reach loopback, private and link-local addresses.',
 )
+@c2pa_trust_option
 def serve(
     dbs: tuple[Path, ...],
     host: str,
@@ -51,6 +62,7 @@ def serve(
     max_distance: dict[str, int],
     limit: int,
     allow_private: bool,
+    c2pa_trust: TrustList | None,
 ) -> None:
     """Run the scan service over HTTP (needs the extra: pip install 'provcheck[serve]').
 
@@ -79,6 +91,7 @@ def serve(
         workers=workers or default_jobs(),
         limit=limit,
         allow_private=allow_private,
+        c2pa_trust=c2pa_trust,
     )
     with open_references(dbs, max_distance) as references:
         service = server.ScanService(references, settings)

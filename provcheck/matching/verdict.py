@@ -13,6 +13,7 @@ from provcheck.matching.segments import FrameMatches, Segment, find_segments
 from provcheck.matching.timeline import with_stretches
 from provcheck.media.images import LoadedImage
 from provcheck.signals.fingerprint import QueryFingerprint
+from provcheck.signals.metadata import FileMetadata
 from provcheck.signals.thumbnail import Thumbnail
 
 MATCH, CLEAN, ERROR, INSUFFICIENT = "match", "clean", "error", "insufficient"
@@ -36,6 +37,8 @@ class ScanResult:
     segments: list[Segment] = field(default_factory=list)
     duration: float | None = None  # videos: seconds decoded
     frames_sampled: int | None = None  # videos: frames kept by sampling and matched
+    #: What the file says about itself (EXIF, C2PA); None when it could not be read at all.
+    metadata: FileMetadata | None = None
 
 
 #: Matches kept per sampled frame of a clip: enough that neighbouring frames of one reference
@@ -57,6 +60,7 @@ class Fingerprinted:
     #: Set when the URL was a web page: the image URLs it declares, to scan in its place.
     page_images: tuple[str, ...] | None = None
     video: FingerprintedVideo | None = None
+    metadata: FileMetadata | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +78,8 @@ def judge(hashed: Fingerprinted, matcher: Matcher, limit: int = 5) -> ScanResult
     """Decide one fingerprinted input: its status, and its best ``limit`` matches (a clip: its
     segments, and the best frame match of each matched reference)."""
     if hashed.video is not None:
-        return _judge_video(hashed.input, hashed.video, matcher, limit)
+        result = _judge_video(hashed.input, hashed.video, matcher, limit)
+        return replace(result, metadata=hashed.metadata)
     if hashed.error is not None or hashed.loaded is None or hashed.query is None:
         return ScanResult(hashed.input, ERROR, error=hashed.error, page=hashed.page)
     loaded, query = hashed.loaded, hashed.query
@@ -84,6 +89,7 @@ def judge(hashed: Fingerprinted, matcher: Matcher, limit: int = 5) -> ScanResult
         "height": loaded.height,
         "quality": query.fingerprint.quality,
         "page": hashed.page,
+        "metadata": hashed.metadata,
     }
     if not query.fingerprint.sufficient:
         return ScanResult(hashed.input, INSUFFICIENT, **facts)  # type: ignore[arg-type]

@@ -17,6 +17,7 @@ from pathlib import Path
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from provcheck.errors import InputError
+from provcheck.signals.exif import exif_block
 from provcheck.signals.hashes import WORKING_SIZE
 
 #: Extensions a folder walk picks up. A file named on the command line is sniffed whatever its name.
@@ -36,6 +37,10 @@ class LoadedImage:
     width: int
     height: int
     image: Image.Image  # RGB, longest side <= WORKING_SIZE, EXIF orientation applied
+    #: The file's raw EXIF block and Pillow's name for its format, kept from the one decode for
+    #: ``provcheck.signals.metadata`` (the file is never opened twice).
+    exif: bytes | None = None
+    format: str | None = None
 
 
 def _human_bytes(n: int) -> str:
@@ -85,6 +90,9 @@ def decode_image(data: bytes, name: str, working_size: int = WORKING_SIZE) -> Lo
     sha256 = hashlib.sha256(data).hexdigest()
     try:
         with warnings.catch_warnings():
+            # Pillow's other warnings (corrupt EXIF, odd palettes) would reach the user's terminal
+            # as Python tracebacks: what they say about EXIF, the metadata's notes say plainly.
+            warnings.simplefilter("ignore", UserWarning)
             # Over Pillow's pixel limit it only warns; a hostile file must not get that far.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as opened:
@@ -93,6 +101,7 @@ def decode_image(data: bytes, name: str, working_size: int = WORKING_SIZE) -> Lo
                 opened.draft("RGB", draft_request(width, height, working_size))
                 opened.load()
                 image = to_working_copy(opened, working_size)
+                exif, image_format = exif_block(opened), opened.format
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         limit = Image.MAX_IMAGE_PIXELS or 0
         raise InputError(
@@ -108,7 +117,7 @@ def decode_image(data: bytes, name: str, working_size: int = WORKING_SIZE) -> Lo
         raise InputError(name, f"corrupt or truncated image ({exc})") from None
     if min(image.size) < 1:
         raise InputError(name, "image has no pixels")
-    return LoadedImage(name=name, sha256=sha256, width=width, height=height, image=image)
+    return LoadedImage(name, sha256, width, height, image, exif, image_format)
 
 
 def draft_request(width: int, height: int, working_size: int) -> tuple[int, int]:

@@ -19,6 +19,13 @@ from urllib.parse import urlsplit
 
 from provcheck.matching.match import Match
 from provcheck.matching.verdict import CLEAN, ERROR, INSUFFICIENT, MATCH, ScanResult
+from provcheck.report.html_metadata import CSS as METADATA_CSS
+from provcheck.report.html_metadata import (
+    date_alert,
+    flag_names,
+    metadata_panel,
+    other_inputs_section,
+)
 from provcheck.report.records import describe_days, describe_frame_times, result_record
 from provcheck.report.summary import ScanSummary
 from provcheck.signals.thumbnail import Thumbnail
@@ -158,6 +165,7 @@ def _summary_section(entries: Sequence[ReportEntry], summary: dict[str, Any]) ->
             detail = f"too little detail to hash meaningfully (PDQ quality {_e(rec['quality'])})"
         else:
             detail = ""
+        detail += flag_names(rec)
         rows.append(
             f'<tr><td>{n}</td><td class="path">{_e(rec["input"])}</td>'
             f"<td>{_status_cell(rec['status'])}</td><td>{detail}</td></tr>"
@@ -244,10 +252,10 @@ def _case_section(n: int, entry: ReportEntry) -> str:
             f"<tbody>{rows}</tbody></table>"
         )
     return (
-        f'<section class="case" id="case-{n}"><h2>{n}. {_e(rec["input"])}</h2>'
+        f'<section class="case" id="case-{n}"><h2>{n}. {_e(rec["input"])}</h2>{date_alert(rec)}'
         f'<div class="pair"><figure>{query}<figcaption>scanned input</figcaption></figure>'
         f"<figure>{reference}<figcaption>reference: {_e(best['label'])}</figcaption></figure>"
-        f"</div>{_details(best)}{others}</section>"
+        f"</div>{_details(best)}{metadata_panel(rec)}{others}</section>"
     )
 
 
@@ -260,6 +268,13 @@ def render_document(
         for n, entry in enumerate(entries, start=1)
         if entry.record["status"] == MATCH and entry.record["matches"]
     ]
+    others = other_inputs_section(
+        [
+            (n, entry.record)
+            for n, entry in enumerate(entries, start=1)
+            if not (entry.record["status"] == MATCH and entry.record["matches"])
+        ]
+    )
     claim = f", claimed date {_e(claimed.isoformat())}" if claimed else ""
     body = "".join(flagged) or "<p>No input matched a reference.</p>"
     return (
@@ -268,13 +283,13 @@ def render_document(
         f'<meta http-equiv="Content-Security-Policy" content="{_e(CSP)}">'
         '<meta name="referrer" content="no-referrer">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>provcheck evidence report</title><style>{_CSS}</style></head><body>"
+        f"<title>provcheck evidence report</title><style>{_CSS}{METADATA_CSS}</style></head><body>"
         "<h1>provcheck evidence report</h1>"
         f'<p class="meta">provcheck {_e(summary.get("provcheck"))}{claim};'
         f" {_plural(int(summary.get('inputs', 0)), 'input')} checked in"
         f" {float(summary.get('elapsed_s', 0.0)):.2f} s</p>"
         f"{_summary_section(entries, summary)}"
-        f'<h2 id="flagged">Flagged inputs ({len(flagged)})</h2>{body}'
+        f'<h2 id="flagged">Flagged inputs ({len(flagged)})</h2>{body}{others}'
         "<footer>Distances are Hamming distances between perceptual hashes (lower is closer);"
         " confidence is a monotone reading of distance, not a probability. A match says the"
         " pictures look the same, and the first-seen date says when the reference was public:"

@@ -11,6 +11,7 @@ from typing import Any
 from provcheck.matching.match import Match
 from provcheck.matching.segments import Segment
 from provcheck.matching.verdict import ScanResult
+from provcheck.report.metadata_view import metadata_record
 
 
 def days_before_claim(first_seen: str | None, claimed: date | None) -> int | None:
@@ -133,4 +134,5 @@ def result_record(result: ScanResult, claimed: date | None) -> dict[str, Any]:
         "segments": [segment_record(s, claimed) for s in result.segments],
         "duration": result.duration,
         "frames_sampled": result.frames_sampled,
+        "metadata": metadata_record(result, claimed),
     }

@@ -7,6 +7,12 @@ from typing import IO
 
 from provcheck.matching.match import Match
 from provcheck.matching.verdict import CLEAN, ERROR, INSUFFICIENT, MATCH, ScanResult
+from provcheck.report.metadata_view import (
+    metadata_record,
+    printable,
+    result_flags,
+    summary_line,
+)
 from provcheck.report.records import (
     days_before_claim,
     describe_days,
@@ -59,7 +65,17 @@ class TextRenderer:
             )
         elif result.status == ERROR:
             self.out.write(f"ERROR  {result.error}\n")
+        self._metadata(result)
         self.out.flush()
+
+    def _metadata(self, result: ScanResult) -> None:
+        """One line per flag; with --verbose, the file's metadata in one line before them."""
+        if self.verbose:
+            line = summary_line(metadata_record(result, self.claimed))
+            if line:
+                self.out.write(f"       metadata: {printable(line)}\n")
+        for flag in result_flags(result, self.claimed):
+            self.out.write(f"       flag {flag.name}: {printable(flag.reason)}\n")
 
     def _video(self, result: ScanResult) -> None:
         shown = result.segments if self.verbose else result.segments[:1]

@@ -25,6 +25,7 @@ from provcheck.report.records import result_record
 from provcheck.report.summary import ScanSummary, exit_code
 from provcheck.services.databases import References
 from provcheck.services.scan import ScanOptions, hash_bytes, scan_targets
+from provcheck.signals.c2pa import TrustList
 
 #: Default cap on a request body: far above a news photo, far below what would hurt the server.
 DEFAULT_MAX_BYTES = 25 * 1024 * 1024
@@ -38,6 +39,7 @@ class ServeSettings:
     limit: int = 5
     allow_private: bool = False
     page_images: int = DEFAULT_MAX_IMAGES
+    c2pa_trust: TrustList | None = None  # PEM anchors for C2PA signers (--c2pa-trust)
 
 
 @dataclass(slots=True)
@@ -85,11 +87,13 @@ class ScanService:
             claimed_date=claimed,
             allow_private=self.settings.allow_private,
             page_images=self.settings.page_images,
+            c2pa_trust=self.settings.c2pa_trust,
         )
 
     async def scan_upload(self, data: bytes, name: str, claimed: date | None) -> dict[str, Any]:
         started = time.perf_counter()
-        hashed = await asyncio.wrap_future(self.pool.submit(hash_bytes, data, name))
+        trust = self.settings.c2pa_trust
+        hashed = await asyncio.wrap_future(self.pool.submit(hash_bytes, data, name, trust))
         result = await run_in_threadpool(
             judge, hashed, self.references.matcher, self.settings.limit
         )

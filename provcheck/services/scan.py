@@ -12,10 +12,12 @@ from pathlib import Path
 from provcheck.errors import InputError
 from provcheck.matching.matcher import Matcher
 from provcheck.matching.verdict import Fingerprinted, FingerprintedVideo, ScanResult, judge
-from provcheck.media.images import LoadedImage, decode_image, load_image
+from provcheck.media.images import LoadedImage, decode_image, read_file_bytes
 from provcheck.media.targets import Target
 from provcheck.media.webpage import DEFAULT_MAX_IMAGES
+from provcheck.signals.c2pa import TrustList, read_credentials, read_file_credentials
 from provcheck.signals.fingerprint import QueryFingerprint, query_fingerprint
+from provcheck.signals.metadata import FileMetadata, read_metadata
 from provcheck.signals.thumbnail import make_thumbnail
 
 
@@ -31,6 +33,15 @@ class ScanOptions:
     page_images: int = DEFAULT_MAX_IMAGES  # images scanned per web page
     #: Compute keypoints for partial matches (crops, screenshots); off: hashes only, ~5x faster.
     keypoints: bool = True
+    #: PEM anchors C2PA signers are checked against (``--c2pa-trust``); None: none is trusted.
+    c2pa_trust: TrustList | None = None
+
+
+def _video_metadata(source: Path | bytes, trust: TrustList | None) -> FileMetadata:
+    """A clip's own metadata: its C2PA credentials (a video has no EXIF to read)."""
+    if isinstance(source, Path):
+        return FileMetadata(None, read_file_credentials(source, trust=trust))
+    return FileMetadata(None, read_credentials(source, trust=trust))
 
 
 def _hash_video(source: Path | bytes, name: str, keypoints: bool = True) -> FingerprintedVideo:
@@ -49,6 +60,7 @@ def _hash_target(
     max_page_images: int = DEFAULT_MAX_IMAGES,
     thumbnails: bool = False,
     keypoints: bool = True,
+    c2pa_trust: TrustList | None = None,
 ) -> Fingerprinted:
     from provcheck.media.sniff import is_video_bytes, is_video_path
 
@@ -58,18 +70,26 @@ def _hash_target(
         if target.kind == "stdin":
             data = stdin_data or b""
             if data and is_video_bytes(data):
-                return Fingerprinted(target.value, video=_hash_video(data, "<stdin>", keypoints))
+                video = _hash_video(data, "<stdin>", keypoints)
+                return Fingerprinted(
+                    target.value, video=video, metadata=_video_metadata(data, c2pa_trust)
+                )
             loaded = decode_image(data, "<stdin>")
         elif target.kind == "url":
-            fetched = _fetch_url(target, allow_private, max_page_images, keypoints)
+            fetched = _fetch_url(target, allow_private, max_page_images, keypoints, c2pa_trust)
             if not isinstance(fetched, bytes):
                 return fetched  # a page, or a clip or animated picture sampled as a video
-            loaded = decode_image(fetched, target.value)
+            data = fetched
+            loaded = decode_image(data, target.value)
         elif is_video_path(Path(target.value)):
-            video = _hash_video(Path(target.value), target.value, keypoints)
-            return Fingerprinted(target.value, video=video)
+            path = Path(target.value)
+            video = _hash_video(path, target.value, keypoints)
+            return Fingerprinted(
+                target.value, video=video, metadata=_video_metadata(path, c2pa_trust)
+            )
         else:
-            loaded = load_image(Path(target.value))
+            data = read_file_bytes(Path(target.value))
+            loaded = decode_image(data, target.value)
         query = query_fingerprint(loaded.image, keypoints)
     except InputError as exc:
         return Fingerprinted(target.value, error=str(exc), page=target.page)
@@ -77,29 +97,34 @@ def _hash_target(
         return Fingerprinted(
             target.value, error=f"{target.value}: out of memory while decoding", page=target.page
         )
-    return _hashed_image(target.value, loaded, query, target.page, thumbnails)
+    return _hashed_image(target.value, data, loaded, query, target.page, thumbnails, c2pa_trust)
 
 
 def _hashed_image(
     name: str,
+    data: bytes,
     loaded: LoadedImage,
     query: QueryFingerprint,
     page: str | None = None,
     thumbnails: bool = False,
+    c2pa_trust: TrustList | None = None,
 ) -> Fingerprinted:
-    """The worker's answer for a decoded image. It drops the pixels: only facts, hashes and (when
-    asked) a few-KB preview cross the process boundary. Whether the input matches is decided
-    later, so judge drops the preview of everything that did not."""
+    """The worker's answer for a decoded image: facts, hashes, the file's own metadata (read
+    here, from the bytes already in memory) and, when asked, a few-KB preview. The pixels stay
+    behind. Whether the input matches is decided later, so judge drops the preview of
+    everything that did not."""
+    metadata = read_metadata(data, loaded.exif, loaded.image, loaded.format, c2pa_trust)
     thumb = make_thumbnail(loaded.image) if thumbnails and query.fingerprint.sufficient else None
     slim = LoadedImage(loaded.name, loaded.sha256, loaded.width, loaded.height, image=None)  # type: ignore[arg-type]
-    return Fingerprinted(name, slim, query, thumbnail=thumb, page=page)
+    return Fingerprinted(name, slim, query, thumbnail=thumb, page=page, metadata=metadata)
 
 
-def hash_bytes(data: bytes, name: str) -> Fingerprinted:
+def hash_bytes(data: bytes, name: str, c2pa_trust: TrustList | None = None) -> Fingerprinted:
     """Decode and fingerprint an uploaded image (``provcheck serve``); never raises InputError."""
     try:
         loaded = decode_image(data, name)
-        return _hashed_image(name, loaded, query_fingerprint(loaded.image))
+        query = query_fingerprint(loaded.image)
+        return _hashed_image(name, data, loaded, query, c2pa_trust=c2pa_trust)
     except InputError as exc:
         return Fingerprinted(name, error=str(exc))
     except MemoryError:
@@ -107,7 +132,11 @@ def hash_bytes(data: bytes, name: str) -> Fingerprinted:
 
 
 def _fetch_url(
-    target: Target, allow_private: bool, max_page_images: int, keypoints: bool = True
+    target: Target,
+    allow_private: bool,
+    max_page_images: int,
+    keypoints: bool = True,
+    c2pa_trust: TrustList | None = None,
 ) -> bytes | Fingerprinted:
     """A still image URL's bytes; or, done here, a page URL's image URLs to scan in its place,
     or a video clip or animated GIF/WebP sampled as a video. An image found on a page is fetched
@@ -122,7 +151,8 @@ def _fetch_url(
     if not fetched.is_page:
         if fetched.is_video or is_video_bytes(fetched.data):
             video = _hash_video(fetched.data, target.value, keypoints)
-            return Fingerprinted(target.value, video=video, page=target.page)
+            metadata = _video_metadata(fetched.data, c2pa_trust)
+            return Fingerprinted(target.value, video=video, page=target.page, metadata=metadata)
         return fetched.data
     from provcheck.media.webpage import decode_page, page_images
 
@@ -136,7 +166,13 @@ def _hashed_stream(targets: Sequence[Target], options: ScanOptions) -> Iterator[
     """Fingerprints in the order of ``targets``; a web page is replaced, in its place, by the
     fingerprints of the images it declares."""
     stdin_data = sys.stdin.buffer.read() if any(t.kind == "stdin" for t in targets) else None
-    fetch_args = (options.allow_private, options.page_images, options.thumbnails, options.keypoints)
+    fetch_args = (
+        options.allow_private,
+        options.page_images,
+        options.thumbnails,
+        options.keypoints,
+        options.c2pa_trust,
+    )
     if options.jobs <= 1 or len(targets) < 4:
         for target in targets:
             hashed = _hash_target(target, stdin_data, *fetch_args)
