@@ -13,7 +13,7 @@ import binascii
 from dataclasses import dataclass
 from typing import Any
 
-from provcheck.signals.hashes import Hash
+from provcheck.signals.hashes import Hash, get_hasher
 from provcheck.signals.keypoints import Features
 from provcheck.signals.thumbnail import Thumbnail, thumbnail_from_untrusted
 from provcheck.store import ItemRecord, Source, SourceInfo, StoredHash
@@ -224,7 +224,27 @@ def _stored_hash(record: Any) -> StoredHash:
         raise ValueError("region must be null or [x, y, w, h]")
     quality = _optional_int(record, "quality")
     return StoredHash(
-        Hash.from_hex(_text(record, "kind"), _text(record, "hex")),
+        _hash(_text(record, "kind"), _text(record, "hex")),
         quality,
         tuple(float(v) for v in region) if region else None,  # type: ignore[arg-type]
     )
+
+
+#: Hex digits of each hash kind, looked up once: parsing hashes is most of an import's Python time.
+_HEX_DIGITS: dict[str, int] = {}
+
+
+def _hash(kind: str, text: str) -> Hash:
+    """``Hash.from_hex`` without its per-call lookups when the text is well formed (the usual
+    case); anything else goes through it for the same checks and messages."""
+    digits = _HEX_DIGITS.get(kind)
+    if digits is None:
+        digits = _HEX_DIGITS[kind] = get_hasher(kind).bits // 4
+    if len(text) == digits:
+        try:
+            packed = bytes.fromhex(text)
+        except ValueError:
+            packed = b""
+        if len(packed) * 2 == digits:
+            return Hash(kind, packed)
+    return Hash.from_hex(kind, text)
