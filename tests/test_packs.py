@@ -240,6 +240,14 @@ def test_wrong_key_missing_signature_and_tampered_pack_are_refused(original, tmp
     assert "does not verify" in _refused(copy, str(plain), "--verify-key", str(_public))
 
 
+def test_export_with_a_public_key_as_signing_key_writes_nothing(original, tmp_path):
+    _key, public = generate_key_pair(tmp_path / "k")
+    pack = tmp_path / "pack.jsonl"
+    done = _run("db", "export", "--db", str(original), "-o", str(pack), "--sign-key", str(public))
+    assert done.exit_code == 2 and "did you pass the .pub file?" in done.output
+    assert not pack.exists()
+
+
 def test_keygen_refuses_to_overwrite_and_keeps_the_private_key_private(tmp_path):
     key = tmp_path / "k"
     assert _run("db", "keygen", "--output", str(key)).exit_code == 0
@@ -416,3 +424,14 @@ def test_empty_and_binary_inputs_name_the_problem(tmp_path):
     gz.write_bytes(gzip.compress(b"\xff\xfe not utf-8\n"))
     with open_store(tmp_path / "db.sqlite") as store, pytest.raises(FormatError, match="UTF-8"):
         import_pack(store, str(gz))
+
+
+def test_a_desks_own_source_is_not_pruned_by_a_pack_that_shares_its_label(tmp_path):
+    desk = _fill(tmp_path / "desk.sqlite", range(4), video=False)  # added by hand: no pack
+    publisher = _fill(tmp_path / "pub.sqlite", range(2, 6), video=False)
+    pack = tmp_path / "pack.jsonl"
+    _run("db", "export", "--db", str(publisher), "-o", str(pack))
+    first = _run("db", "import", str(pack), "--db", str(desk), "--prune")
+    assert "2 items added, 2 already present" in first.output
+    assert "pruned" not in first.output and "no longer" not in first.output
+    assert {r["label"]: r["items"] for r in _list(desk)} == {"Game": 6}

@@ -179,11 +179,14 @@ class _Tracker:
         return sorted(self._seen)
 
     def missing(self, store: Store) -> list[int]:
-        counts = {source.id: source.item_count for source in store.sources()}
+        """Items of the pack's sources that the pack does not hold, among sources that came from
+        a pack before (a desk's own source that happens to share a label is left alone). Call
+        before ``record_pack``."""
+        counts = {s.id: s.item_count for s in store.sources() if s.pack is not None}
         out: list[int] = []
         for source_id, keys in self._seen.items():
             if counts.get(source_id, 0) <= len(keys):
-                continue  # the database holds no more items of this source than the pack
+                continue  # not from a pack, or no more items than the pack holds
             for item_id, item_key, frame_time in store.item_keys(source_id):
                 time = -1.0 if frame_time is None else float(frame_time)
                 if hash((item_key, time)) not in keys:

@@ -60,6 +60,7 @@ def export_pack(
         return ExportReport(fmt, files=tuple(files))
     if sign_key is not None and output is None:
         raise UsageError("--sign-key writes OUTPUT.sig beside the pack: give --output FILE")
+    key = signing.load_private_key(sign_key) if sign_key is not None else None
     if fmt == JSONL:
         lines = export_lines(store, thumbnails=thumbnails, name=name)
     elif fmt == PDQ:
@@ -76,7 +77,7 @@ def export_pack(
             count += 1
     sha256 = digest.sha256.hexdigest()
     signature = None
-    if sign_key is not None and output is not None:
+    if key is not None and output is not None:
         signature = output.with_name(output.name + ".sig")
-        signature.write_bytes(signing.sign(sign_key, sha256, digest.size))
+        signature.write_bytes(signing.sign(key, sha256, digest.size))
     return ExportReport(fmt, lines=count, bytes=digest.size, sha256=sha256, signature=signature)

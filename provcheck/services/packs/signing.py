@@ -118,9 +118,13 @@ def public_key_text(key: Any) -> str:
     return base64.b64encode(raw).decode("ascii")
 
 
-def sign(key_path: Path, sha256: str, size: int) -> bytes:
+def load_private_key(key_path: Path) -> Any:
+    """The signing key, loaded before a pack is written: a wrong key file fails first."""
+    return _load(key_path, private=True)
+
+
+def sign(key: Any, sha256: str, size: int) -> bytes:
     """A detached signature (the ``.sig`` file's bytes) for a pack with this digest and size."""
-    key = _load(key_path, private=True)
     statement = SignedStatement(
         sha256=sha256,
         size=size,
