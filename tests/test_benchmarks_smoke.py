@@ -60,6 +60,7 @@ def test_packs_import_sections_run(tmp_path, capsys):
     finally:
         sys.path.remove(str(BENCHMARKS))
     packs.bench_import(tmp_path, 300, 1, None)
+    packs.bench_import(tmp_path, 300, 1, None, ("v2 pack",))
     packs.bench_keypoints(tmp_path, 20, 1)
     out = capsys.readouterr().out
     assert "v2 pack .zst" in out and "= " in out
