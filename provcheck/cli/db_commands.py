@@ -1,21 +1,21 @@
-"""``provcheck db ...``: inspect and exchange reference databases (``db add`` is in ``db_add``)."""
+"""``provcheck db ...``: inspect reference databases (``db add`` is in ``db_add``; ``db export``,
+``db import`` and ``db keygen`` in ``pack_commands``)."""
 
 from __future__ import annotations
 
 import functools
 import json
-from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from provcheck.cli.group import cli
-from provcheck.cli.options import db_option, open_output
+from provcheck.cli.options import db_option
 from provcheck.errors import UsageError
 
 if TYPE_CHECKING:  # types only: the modules themselves load lazily, inside the commands
-    from provcheck.store import SourceInfo
+    from provcheck.store import PackOrigin
 
 
 @cli.group()
@@ -120,6 +120,7 @@ def db_list(dbs: tuple[Path, ...], items_of: int | None, fmt: str) -> None:
                         "license": s.info.license,
                         "notes": s.info.notes,
                         "items": s.item_count,
+                        "pack": _pack_record(s.pack),
                     }
                     for s in store.sources()
                 ]
@@ -151,9 +152,36 @@ def db_list(dbs: tuple[Path, ...], items_of: int | None, fmt: str) -> None:
                     f"  {row['items']} items  first seen {row['first_seen'] or '?'}"
                     f"  {row['url'] or ''}".rstrip()
                 )
+                if row["pack"] is not None:
+                    click.echo(_pack_line(row["pack"]))
             else:
                 at = f"  @{row['frame_time']:.2f}s" if row["frame_time"] is not None else ""
                 click.echo(f"{row['id']:>7}  {row['origin']}{at}")
+
+
+def _pack_record(pack: PackOrigin | None) -> dict[str, Any] | None:
+    """Where a source last came from as a pack (``db import``), for ``db list``."""
+    if pack is None:
+        return None
+    return {
+        "location": pack.location,
+        "sha256": pack.sha256,
+        "signer": pack.signer,
+        "signed_at": pack.signed_at,
+        "name": pack.name,
+        "imported_at": pack.imported_at,
+    }
+
+
+def _pack_line(pack: dict[str, Any]) -> str:
+    signed = (
+        f"signed by {pack['signer']} at {pack['signed_at']}" if pack["signer"] else "not verified"
+    )
+    name = f"{pack['name']!r} " if pack["name"] else ""
+    return (
+        f"         pack {name}{pack['location']}  sha256 {pack['sha256']}  {signed},"
+        f" imported {pack['imported_at']}"
+    )
 
 
 @db.command("stats")
@@ -225,66 +253,3 @@ def db_remove(source: str | None, item: int | None, dbs: tuple[Path, ...]) -> No
             raise UsageError(f"no source labelled {source!r} in {store.path}")
         n = store.remove_source(source_id)
         click.echo(f"removed source {source_id} and its {n} items")
-
-
-@db.command("export")
-@db_option
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="File to write (default: standard output).",
-)
-@click.option(
-    "--thumbnails",
-    is_flag=True,
-    help="Also export each item's small preview picture (base64). Off: an export shares no pixels.",
-)
-def db_export(dbs: tuple[Path, ...], output: Path | None, thumbnails: bool) -> None:
-    """Export hashes and provenance (no pixels unless --thumbnails) as versioned JSON Lines.
-
-    \b
-    Example:
-      provcheck db export -o refs.jsonl && provcheck db import refs.jsonl --db copy.sqlite
-    """
-    from provcheck.services.databases import write_database
-    from provcheck.services.exchange import export_lines
-    from provcheck.store import open_store
-
-    with open_store(write_database(dbs), readonly=True) as store, ExitStack() as stack:
-        out = open_output(stack, output)
-        for line in export_lines(store, thumbnails=thumbnails):
-            out.write(line + "\n")
-
-
-@db.command("import")
-@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
-@source_options(required=False)
-@db_option
-def db_import(
-    file: Path,
-    source: SourceInfo | None,
-    dbs: tuple[Path, ...],
-) -> None:
-    """Import an export file, or a plain PDQ list (64 hex digits per line, optional label).
-
-    A PDQ list's lines go to the source named on the line, else to --label. All or nothing:
-    a malformed line leaves the database unchanged.
-
-    \b
-    Examples:
-      provcheck db import refs.jsonl
-      provcheck db import shared-hashes.txt --label "Partner list 2026-10" --category footage
-    """
-    from provcheck.services.databases import write_database
-    from provcheck.services.exchange import import_file
-    from provcheck.store import open_store
-
-    target = write_database(dbs)
-    with open_store(target, create=True) as store:
-        report = import_file(store, file, default_source=source)
-    click.echo(
-        f"imported {file} ({report.format}): {report.items_added} items added,"
-        f" {report.items_present} already present, {report.sources_created} new sources"
-        f" ({target})"
-    )
