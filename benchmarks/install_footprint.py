@@ -14,7 +14,7 @@ Every step installs from a copy of --source (default: this checkout) so the chec
 build files. Cold (default): each step has an empty pip cache, so every package is downloaded,
 as for a new user; the times then measure the network as much as the machine. --warm shares one
 cache filled by an untimed first install, so the times are unpacking and building only. Sizes
-are what ``du`` reports for the environment. Needs a reachable package index.
+are what ``du -sm`` reports for the environment (MiB). Needs a reachable package index.
 """
 
 from __future__ import annotations
@@ -34,15 +34,15 @@ USER_SPEC = ".[video,fast,serve,c2pa]"
 TEST_SPEC = ".[test]"
 
 
-def _disk_mb(folder: Path) -> float:
-    """Disk use of ``folder`` in MB (1e6 bytes), counted as du does (allocated blocks)."""
+def _disk_mib(folder: Path) -> float:
+    """Disk use of ``folder`` in MiB, counted as ``du -sm`` does (allocated blocks)."""
     total = 0
     for root, _dirs, files in os.walk(folder):
         for name in files:
             path = Path(root, name)
             if not path.is_symlink():
                 total += path.stat().st_blocks * 512
-    return total / 1e6
+    return total / 2**20
 
 
 def _packages(venv: Path) -> int:
@@ -85,7 +85,7 @@ def run_step(step: str, source: Path, work: Path, shared_cache: Path | None) -> 
     else:
         spec = {"core": ".", "user": USER_SPEC, "test": TEST_SPEC}[step]
         seconds += _install(venv, source, spec, cache)
-    line = f"{step:5s} {seconds:7.1f} s {_disk_mb(venv):7.0f} MB {_packages(venv):4d} packages"
+    line = f"{step:5s} {seconds:7.1f} s {_disk_mib(venv):7.0f} MiB {_packages(venv):4d} packages"
     shutil.rmtree(venv)
     if shared_cache is None:
         shutil.rmtree(cache, ignore_errors=True)
