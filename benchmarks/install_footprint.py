@@ -14,7 +14,8 @@ Every step installs from a copy of --source (default: this checkout) so the chec
 build files. Cold (default): each step has an empty pip cache, so every package is downloaded,
 as for a new user; the times then measure the network as much as the machine. --warm shares one
 cache filled by an untimed first install, so the times are unpacking and building only. Sizes
-are what ``du -sm`` reports for the environment (MiB). Needs a reachable package index.
+are the environment's files in MiB, as allocated on disk (``du -sm`` also counts the folders
+themselves: about 1% more). Needs a reachable package index.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ TEST_SPEC = ".[test]"
 
 
 def _disk_mib(folder: Path) -> float:
-    """Disk use of ``folder`` in MiB, counted as ``du -sm`` does (allocated blocks)."""
+    """Disk use of the files under ``folder`` in MiB (allocated blocks, as ``du`` counts them)."""
     total = 0
     for root, _dirs, files in os.walk(folder):
         for name in files:
