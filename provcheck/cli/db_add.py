@@ -12,6 +12,7 @@ import click
 from provcheck.cli.db_commands import db, source_options
 from provcheck.cli.group import EXIT_USAGE
 from provcheck.cli.options import db_option, jobs_option
+from provcheck.cli.progress import ProgressBar
 
 if TYPE_CHECKING:  # types only: the modules themselves load lazily, inside the command
     from provcheck.media.sampling import SamplingPolicy
@@ -84,21 +85,13 @@ def db_add(
     target = write_database(dbs)
     with open_store(target, create=True) as store:
         show_bar = sys.stderr.isatty() and len(stills) > 1
-        with (
-            click.progressbar(length=len(stills), label="adding", file=sys.stderr)
-            if show_bar
-            else _NullBar() as bar
-        ):
+        with ProgressBar(sys.stderr, len(stills), "adding", enabled=show_bar) as bar:
 
             def on_item(_path: Path, error: str | None) -> None:
-                if error:
-                    click.echo(
-                        f"\nprovcheck: error: {error}"
-                        if show_bar
-                        else f"provcheck: error: {error}",
-                        err=True,
-                    )
-                bar.update(1)
+                with bar.above():  # an error line must not be glued to the bar
+                    if error:
+                        click.echo(f"provcheck: error: {error}", err=True)
+                    bar.advance()
 
             report = add_files(
                 store,
@@ -132,19 +125,16 @@ def _add_one_video(
     what was stored."""
     from provcheck.services.ingest import add_video
 
-    show_bar = sys.stderr.isatty()
-    with (
-        click.progressbar(length=1000, label=path.name, file=sys.stderr)
-        if show_bar
-        else _NullBar() as bar
-    ):
+    with ProgressBar(
+        sys.stderr, 1000, path.name, enabled=sys.stderr.isatty(), show_count=False
+    ) as bar:
         last = [0]
 
         def on_progress(done_s: float, total_s: float) -> None:
             if total_s > 0:
                 step = min(1000, int(1000 * done_s / total_s))
                 if step > last[0]:
-                    bar.update(step - last[0])
+                    bar.advance(step - last[0])
                     last[0] = step
 
         done = add_video(
@@ -156,7 +146,6 @@ def _add_one_video(
             on_progress=on_progress,
             thumbnails=thumbnails,
         )
-        bar.update(1000 - last[0])  # the last frame starts before the end: close the bar at 100 %
     if done.error:
         click.echo(f"provcheck: error: {done.error}", err=True)
     else:
@@ -168,14 +157,3 @@ def _add_one_video(
             err=True,
         )
     return done
-
-
-class _NullBar:
-    def __enter__(self) -> _NullBar:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-    def update(self, _n: int) -> None:
-        return None

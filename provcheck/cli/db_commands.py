@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +16,8 @@ from provcheck.cli.options import db_option
 from provcheck.errors import UsageError
 
 if TYPE_CHECKING:  # types only: the modules themselves load lazily, inside the commands
-    from provcheck.store import PackOrigin
+    from provcheck.services.databases import DatabaseRef
+    from provcheck.store import PackOrigin, Store
 
 
 @cli.group()
@@ -29,6 +31,25 @@ def db() -> None:
       provcheck db stats
       provcheck db export -o refs.jsonl
     """
+
+
+def _not_in_the_future(
+    _ctx: click.Context, _param: click.Parameter, value: str | None
+) -> str | None:
+    """A first sighting is in the past: a later date is a typo, and taken as given it would make
+    every claim look older than the source ("first seen 300 days after the claimed date")."""
+    if value is None:
+        return None
+    try:
+        seen = date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"expected a date as YYYY-MM-DD, got {value!r}") from None
+    if seen > date.today():
+        raise click.BadParameter(
+            f"{value} is in the future (today is {date.today().isoformat()}): a source is first"
+            " seen on a date that has passed"
+        )
+    return value
 
 
 def source_options(required: bool) -> Any:
@@ -70,7 +91,8 @@ def source_options(required: bool) -> Any:
                 "--first-seen",
                 "first_seen",
                 metavar="YYYY-MM-DD",
-                help="When the source was first seen in public.",
+                callback=_not_in_the_future,
+                help="When the source was first seen in public (today or earlier).",
             ),
             click.option("--license", "license_", help="License or terms of the material."),
             click.option("--note", "note", help="Free-text note kept with the source."),
@@ -89,13 +111,17 @@ def source_options(required: bool) -> Any:
     "items_of",
     type=int,
     metavar="SOURCE_ID",
-    help="List the items of this source instead of the sources.",
+    help="List the items of this source instead of the sources. Ids are per database: when"
+    " several are searched and more than one has this id, name one with --db.",
 )
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
 def db_list(dbs: tuple[Path, ...], items_of: int | None, fmt: str) -> None:
     """List sources (with item counts and provenance), or the items of one source.
+
+    Each database is listed under a line naming it: an id belongs to the database it is listed
+    under (the bundled pack and your own database both have a source 1).
 
     \b
     Examples:
@@ -104,9 +130,12 @@ def db_list(dbs: tuple[Path, ...], items_of: int | None, fmt: str) -> None:
     """
     from provcheck.services.databases import open_for_search, search_databases
 
-    refs = search_databases(dbs)
-    stores = open_for_search(refs)
+    searched = search_databases(dbs)
+    opened = open_for_search(searched)
     try:
+        stores, refs = opened, searched
+        if items_of is not None:
+            stores, refs = _holding_source(opened, searched, items_of)
         listing: list[dict[str, Any]] = []
         for store, ref in zip(stores, refs, strict=True):
             if items_of is None:
@@ -138,13 +167,14 @@ def db_list(dbs: tuple[Path, ...], items_of: int | None, fmt: str) -> None:
                 ]
             listing.append({"database": str(ref.path), "role": ref.role, "rows": rows})
     finally:
-        for store in stores:
+        for store in opened:
             store.close()
     if fmt == "json":
         click.echo(json.dumps(listing, indent=2, ensure_ascii=False))
         return
     for block in listing:
-        click.echo(f"# {block['database']} ({block['role']})")
+        what = "sources" if items_of is None else f"items of source {items_of}"
+        click.echo(f"# {what} in {block['database']} ({block['role']}; ids are this database's)")
         for row in block["rows"]:
             if items_of is None:
                 click.echo(
@@ -182,6 +212,28 @@ def _pack_line(pack: dict[str, Any]) -> str:
         f"         pack {name}{pack['location']}  sha256 {pack['sha256']}  {signed},"
         f" imported {pack['imported_at']}"
     )
+
+
+def _holding_source(
+    stores: list[Store], refs: list[DatabaseRef], source_id: int
+) -> tuple[list[Store], list[DatabaseRef]]:
+    """The one searched database that has source ``source_id``. Ids are per database, so a source
+    id found in several is refused rather than guessed (``--db`` names the one meant)."""
+    holding = [
+        (store, ref)
+        for store, ref in zip(stores, refs, strict=True)
+        if any(s.id == source_id for s in store.sources())
+    ]
+    if not holding:
+        searched = ", ".join(str(ref.path) for ref in refs) or "no database"
+        raise UsageError(f"no source {source_id} in {searched} (provcheck db list shows the ids)")
+    if len(holding) > 1:
+        where = "; ".join(f"{ref.role} {ref.path}" for _, ref in holding)
+        raise UsageError(
+            f"source {source_id} is in {len(holding)} databases ({where}): ids are per database;"
+            " name the one you mean with --db PATH"
+        )
+    return [holding[0][0]], [holding[0][1]]
 
 
 @db.command("stats")
@@ -229,7 +281,9 @@ def db_stats(dbs: tuple[Path, ...], fmt: str) -> None:
 @click.option("--item", "item", type=int, metavar="ID", help="Remove one item.")
 @db_option
 def db_remove(source: str | None, item: int | None, dbs: tuple[Path, ...]) -> None:
-    """Remove a source (with its items) or a single item.
+    """Remove a source (with its items) or a single item from the one database changes go to
+    (--db, else PROVCHECK_DB, else your own; never the bundled pack). Ids are that database's, as
+    `provcheck db list --db PATH` shows them. The line printed names what was removed.
 
     \b
     Examples:
@@ -243,13 +297,31 @@ def db_remove(source: str | None, item: int | None, dbs: tuple[Path, ...]) -> No
         raise UsageError("give exactly one of --source or --item")
     with open_store(write_database(dbs)) as store:
         if item is not None:
-            store.remove_item(item)
-            click.echo(f"removed item {item}")
+            click.echo(f"removed item {item} from {store.path}: {_remove_item(store, item)}")
             return
         assert source is not None
         found = store.find_source(source)
-        source_id = found.id if found else int(source) if source.isdigit() else None
-        if source_id is None:
-            raise UsageError(f"no source labelled {source!r} in {store.path}")
-        n = store.remove_source(source_id)
-        click.echo(f"removed source {source_id} and its {n} items")
+        if found is None and source.isdigit():
+            found = next((s for s in store.sources() if s.id == int(source)), None)
+        if found is None:
+            raise UsageError(f"no source {source!r} (a label or an id) in {store.path}")
+        n = store.remove_source(found.id)
+        click.echo(
+            f"removed source {found.id} {found.info.label!r} ({found.info.category}) and its"
+            f" {n} item{'s' if n != 1 else ''} from {store.path}"
+        )
+
+
+def _remove_item(store: Store, item_id: int) -> str:
+    """Remove one item; what it was, in words: its source, origin and frame time."""
+    from provcheck.report.records import format_frame_time
+
+    found = store.items([item_id])
+    if not found:
+        raise UsageError(f"no item with id {item_id} in {store.path}")
+    record = found[0]
+    store.remove_item(item_id)
+    text = f"{record.source.label!r} ({record.source.category}), origin {record.origin}"
+    if record.frame_time is not None:
+        text += f", frame at {format_frame_time(record.frame_time)}"
+    return text

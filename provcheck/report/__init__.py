@@ -27,12 +27,16 @@ def make_renderer(
     *,
     verbose: bool = False,
     reference_thumbnails: ThumbnailLookup | None = None,
+    quiet: bool = False,
+    colour: bool = False,
 ) -> Renderer:
-    """``reference_thumbnails`` finds a match's stored preview (only the HTML report shows them)."""
+    """``reference_thumbnails`` finds a match's stored preview (only the HTML report shows them);
+    ``quiet`` (matches and errors only) and ``colour`` (status words, for terminals) shape the
+    text report; the other formats are for machines and files and always hold every result."""
     if fmt == "text":
         from provcheck.report.text import TextRenderer
 
-        return TextRenderer(out, claimed, verbose=verbose)
+        return TextRenderer(out, claimed, verbose=verbose, quiet=quiet, colour=colour)
     if fmt in ("json", "jsonl"):
         from provcheck.report.jsonfmt import JsonLinesRenderer, JsonRenderer
 

@@ -26,7 +26,13 @@ from provcheck.report.html_metadata import (
     metadata_panel,
     other_inputs_section,
 )
-from provcheck.report.records import describe_days, describe_frame_times, result_record
+from provcheck.report.records import (
+    describe_days,
+    describe_frame_times,
+    describe_keypoints,
+    format_frame_time,
+    result_record,
+)
 from provcheck.report.summary import ScanSummary
 from provcheck.signals.thumbnail import Thumbnail
 from provcheck.store import Store
@@ -208,9 +214,13 @@ def _details(m: dict[str, Any]) -> str:
         shown += [(float(start), end) for start, end in m.get("same_picture_at") or []]
         rows.append(("frame time", _e(describe_frame_times(shown[0][0], tuple(shown)))))
     distances = ", ".join(f"{_e(k)} {int(v)}" for k, v in m["distances"].items())
+    keypoints = describe_keypoints(
+        int(m.get("inliers") or 0), m.get("query_region"), m.get("reference_region")
+    )
     rows += [
         ("confidence", f"{float(m['confidence']):.2f}"),
         ("distance", distances or "none"),
+        ("keypoints", _e(keypoints or "not verified by keypoints: the hashes decided")),
         ("transform", _e(m["transform"])),
         ("origin", _e(m["origin"])),
         ("license", _e(m["license"] or "unknown")),
@@ -219,6 +229,14 @@ def _details(m: dict[str, Any]) -> str:
         rows.append(("notes", _e(m["notes"])))
     rows.append(("database", _e(m["database"])))
     return "<dl>" + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows) + "</dl>"
+
+
+def _frame_time_cell(m: dict[str, Any]) -> str:
+    """Where in its video a candidate frame is (frames of one video share label and origin, so
+    this is what tells them apart); a still has none."""
+    if m.get("frame_time") is None:
+        return "&mdash;"
+    return _e(format_frame_time(float(m["frame_time"])))
 
 
 def _case_section(n: int, entry: ReportEntry) -> str:
@@ -241,6 +259,7 @@ def _case_section(n: int, entry: ReportEntry) -> str:
     if len(rec["matches"]) > 1:
         rows = "".join(
             f"<tr><td>{_e(m['label'])}</td><td>{_e(m['category'])}</td>"
+            f'<td class="path">{_e(m["origin"])}</td><td>{_frame_time_cell(m)}</td>'
             f"<td>{float(m['confidence']):.2f}</td>"
             f"<td>{', '.join(f'{_e(k)} {int(v)}' for k, v in m['distances'].items())}</td>"
             f"<td>{_e(m['first_seen'] or '?')}</td><td>{safe_link(m['url'])}</td></tr>"
@@ -248,8 +267,8 @@ def _case_section(n: int, entry: ReportEntry) -> str:
         )
         others = (
             "<h3>Other candidates</h3><table><thead><tr><th>label</th><th>category</th>"
-            "<th>confidence</th><th>distance</th><th>first seen</th><th>url</th></tr></thead>"
-            f"<tbody>{rows}</tbody></table>"
+            "<th>origin</th><th>frame time</th><th>confidence</th><th>distance</th>"
+            f"<th>first seen</th><th>url</th></tr></thead><tbody>{rows}</tbody></table>"
         )
     return (
         f'<section class="case" id="case-{n}"><h2>{n}. {_e(rec["input"])}</h2>{date_alert(rec)}'

@@ -5,6 +5,7 @@ The field names here are a public interface (README, "JSON output"); add fields,
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -71,6 +72,37 @@ def describe_frame_times(
         more = len(others) - SAME_PICTURE_LISTED
         text += f", also shown at {listed}" + (f" and {more} more" if more > 0 else "")
     return text
+
+
+#: A matched region covering at least this share of a picture's width and height is "the whole
+#: picture": keypoints rarely reach the very edge even of an exact copy.
+WHOLE_PICTURE = 0.95
+
+
+def _part(region: Sequence[float] | None, of: str) -> str | None:
+    """``50% x 48% of the reference at 25%, 10%``, or None for the whole picture (or unknown)."""
+    if region is None or len(region) != 4:
+        return None
+    x, y, w, h = (float(v) for v in region)
+    if w >= WHOLE_PICTURE and h >= WHOLE_PICTURE:
+        return None
+    return f"{w:.0%} x {h:.0%} of the {of} at {x:.0%}, {y:.0%}"
+
+
+def describe_keypoints(
+    inliers: int,
+    query_region: Sequence[float] | None,
+    reference_region: Sequence[float] | None,
+) -> str | None:
+    """Why a keypoint-verified match matched, in words: how many keypoints agree and on which part
+    of each picture. A crop matches on part of its reference, so its whole-picture hash distances
+    are far above their thresholds; said next to them, this keeps them from reading as a
+    contradiction. None when keypoints did not verify the match (its hashes decided)."""
+    if inliers <= 0:
+        return None
+    parts = [p for p in (_part(query_region, "input"), _part(reference_region, "reference")) if p]
+    where = " and ".join(parts) if parts else "the whole picture"
+    return f"{inliers} keypoint{'s' if inliers != 1 else ''} agree on {where}"
 
 
 def match_record(match: Match, claimed: date | None) -> dict[str, Any]:

@@ -1,4 +1,9 @@
-"""Readable text: one line per input as it is decided, then a summary line."""
+"""Readable text: one line per input as it is decided, then a summary line.
+
+``quiet`` keeps only the inputs the exit status counts (matches and unreadable inputs, with their
+metadata flag lines: no clean or insufficient inputs, whose flags are signals, not verdicts; no
+summary); ``colour`` paints each line's status word for a terminal (``report.style``).
+"""
 
 from __future__ import annotations
 
@@ -17,9 +22,19 @@ from provcheck.report.records import (
     days_before_claim,
     describe_days,
     describe_frame_times,
+    describe_keypoints,
     format_frame_time,
 )
+from provcheck.report.style import paint
 from provcheck.report.summary import ScanSummary
+
+
+def describe_evidence(match: Match) -> str:
+    """The distances, and for a keypoint-verified match the keypoints and the matched region:
+    ``pdq 112, phash 26; 36 keypoints agree on 50% x 50% of the reference at 25%, 20%``."""
+    text = ", ".join(f"{k} {v}" for k, v in sorted(match.distances.items()))
+    keypoints = describe_keypoints(match.inliers, match.query_region, match.reference_region)
+    return f"{text}; {keypoints}" if keypoints else text
 
 
 def describe_match(match: Match, claimed: date | None) -> str:
@@ -31,8 +46,7 @@ def describe_match(match: Match, claimed: date | None) -> str:
     days = days_before_claim(source.first_seen, claimed)
     if days is not None:
         parts.append(describe_days(days))
-    distances = ", ".join(f"{k} {v}" for k, v in sorted(match.distances.items()))
-    parts.append(f"confidence {match.confidence:.2f} [{distances}]")
+    parts.append(f"confidence {match.confidence:.2f} [{describe_evidence(match)}]")
     if match.transform != "original":
         parts.append(match.transform)
     text = "; ".join(parts)
@@ -42,29 +56,43 @@ def describe_match(match: Match, claimed: date | None) -> str:
 
 
 class TextRenderer:
-    def __init__(self, out: IO[str], claimed: date | None = None, *, verbose: bool = False) -> None:
+    def __init__(
+        self,
+        out: IO[str],
+        claimed: date | None = None,
+        *,
+        verbose: bool = False,
+        quiet: bool = False,
+        colour: bool = False,
+    ) -> None:
         self.out = out
         self.claimed = claimed
         self.verbose = verbose
+        self.quiet = quiet
+        self.colour = colour
 
     def result(self, result: ScanResult) -> None:
+        if self.quiet and result.status not in (MATCH, ERROR):
+            return
         if result.status == MATCH and result.segments:
             self._video(result)
         elif result.status == MATCH:
             best = result.matches[0]
-            self.out.write(f"MATCH  {result.input}: {describe_match(best, self.claimed)}\n")
+            self.out.write(
+                f"{self._tag('MATCH')}  {result.input}: {describe_match(best, self.claimed)}\n"
+            )
             if self.verbose:
                 for other in result.matches[1:]:
                     self.out.write(f"       also: {describe_match(other, self.claimed)}\n")
         elif result.status == CLEAN:
-            self.out.write(f"clean  {result.input}\n")
+            self.out.write(f"{self._tag('clean')}  {result.input}\n")
         elif result.status == INSUFFICIENT:
             self.out.write(
-                f"insufficient  {result.input}: too little detail to hash meaningfully"
-                f" (PDQ quality {result.quality})\n"
+                f"{self._tag('insufficient')}  {result.input}: too little detail to hash"
+                f" meaningfully (PDQ quality {result.quality})\n"
             )
         elif result.status == ERROR:
-            self.out.write(f"ERROR  {result.error}\n")
+            self.out.write(f"{self._tag('ERROR')}  {result.error}\n")
         self._metadata(result)
         self.out.flush()
 
@@ -77,11 +105,15 @@ class TextRenderer:
         for flag in result_flags(result, self.claimed):
             self.out.write(f"       flag {flag.name}: {printable(flag.reason)}\n")
 
+    def _tag(self, word: str) -> str:
+        return paint(word, self.colour)
+
     def _video(self, result: ScanResult) -> None:
         shown = result.segments if self.verbose else result.segments[:1]
         n = len(result.segments)
         self.out.write(
-            f"MATCH  {result.input}: video, {n} matched segment{'s' if n != 1 else ''}"
+            f"{self._tag('MATCH')}  {result.input}: video,"
+            f" {n} matched segment{'s' if n != 1 else ''}"
             f" ({result.frames_sampled} frames sampled over {result.duration or 0:.1f} s)\n"
         )
         for segment in shown:
@@ -101,6 +133,8 @@ class TextRenderer:
             self.out.write(f"       ... {n - len(shown)} more segments (--verbose lists them)\n")
 
     def finish(self, summary: ScanSummary) -> None:
+        if self.quiet:
+            return
         c = summary.counts
         total = sum(c.values())
         refs = sum(int(d.get("items", 0)) for d in summary.databases)

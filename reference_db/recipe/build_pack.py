@@ -1,6 +1,6 @@
 """Rebuild ``reference_db/pack.sqlite`` from the devset (real gameplay captures).
 
-    python reference_db/build_pack.py [--devset ../shared/devset]
+    python reference_db/recipe/build_pack.py [--devset ../shared/devset]
 
 The pack holds hashes and provenance only, never pixels. Origins are recorded relative to the
 devset ("devset/frames/wesnoth/...") so the pack says the same thing on every machine.
@@ -25,7 +25,9 @@ from provcheck.services.ingest import add_files, add_video
 from provcheck.services.workers import default_jobs
 from provcheck.store import SourceInfo, open_store
 
-HERE = Path(__file__).resolve().parent
+#: reference_db/, which ships as provcheck.bundled; this script sits in recipe/ below it so that the
+#: wheel does not ship it (a developer's tool, useless without the devset).
+HERE = Path(__file__).resolve().parents[1]
 DEFAULT_DEVSET = HERE.parent.parent / "shared" / "devset"
 PACK = HERE / "pack.sqlite"
 #: Keypoints kept in the pack: it is committed, and ~36 bytes a keypoint on hundreds of video frames
