@@ -22,7 +22,7 @@ from provcheck.media.frames import (
     probe_hash,
 )
 from provcheck.media.images import to_working_copy
-from provcheck.media.sampling import FrameSampler
+from provcheck.media.sampling import FrameSampler, thumbnail
 from provcheck.signals.hashes import WORKING_SIZE
 
 
@@ -52,7 +52,7 @@ def animation_frames(
                     bits, quality = probe_hash(np.asarray(small))
                     if on_progress is not None:
                         on_progress(facts.frames_decoded, total_frames)
-                    if sampler.offer(t, bits, quality):
+                    if sampler.offer(t, bits, quality, thumbnail(np.asarray(small))):
                         facts.frames_kept += 1
                         yield SampledFrame(round(t, 3), working)
                     # GIF delays under 20 ms are shown as 100 ms by browsers; do the same.

@@ -24,7 +24,7 @@ from provcheck.media.frames import (
     probe_hash,
     scaled,
 )
-from provcheck.media.sampling import FrameSampler
+from provcheck.media.sampling import FrameSampler, thumbnail
 from provcheck.signals.hashes import WORKING_SIZE
 from provcheck.signals.thumbnail import MAX_SIDE as PREVIEW_SIZE
 
@@ -69,7 +69,7 @@ def av_frames(
             bits, quality = probe_hash(gray)
             if on_progress is not None:
                 on_progress(t, total)
-            if not sampler.offer(t, bits, quality):
+            if not sampler.offer(t, bits, quality, thumbnail(gray)):
                 continue
             image = to_rgb.reformat(
                 frame, width=working[0], height=working[1], format="rgb24", interpolation="AREA"
