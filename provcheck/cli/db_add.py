@@ -16,7 +16,7 @@ from provcheck.cli.progress import ProgressBar
 
 if TYPE_CHECKING:  # types only: the modules themselves load lazily, inside the command
     from provcheck.media.sampling import SamplingPolicy
-    from provcheck.services.ingest import VideoAddReport
+    from provcheck.services.video_ingest import VideoAddReport
     from provcheck.store import SourceInfo, Store
 
 
@@ -102,8 +102,7 @@ def db_add(
                 thumbnails=thumbnails,
             )
         policy = SamplingPolicy(max_gap_s=frame_every)
-        for video in videos:
-            done = _add_one_video(store, report.source_id, video, policy, thumbnails)
+        for done in _add_videos(store, report.source_id, videos, policy, thumbnails, jobs):
             report.added += done.frames_added
             report.already_present += done.frames_present
             if done.error:
@@ -118,42 +117,58 @@ def db_add(
         sys.exit(EXIT_USAGE)
 
 
-def _add_one_video(
-    store: Store, source_id: int, path: Path, policy: SamplingPolicy, thumbnails: bool
-) -> VideoAddReport:
-    """Add one video with a progress bar on terminals (decoding is the slow part), then say
-    what was stored."""
-    from provcheck.services.ingest import add_video
+def _add_videos(
+    store: Store,
+    source_id: int,
+    videos: list[Path],
+    policy: SamplingPolicy,
+    thumbnails: bool,
+    jobs: int | None,
+) -> list[VideoAddReport]:
+    """Add the videos on ``jobs`` processes (one long video is split between them too), with one
+    progress bar on terminals (decoding is the slow part) and a line per video stored."""
+    from provcheck.services.video_ingest import add_videos
+    from provcheck.services.workers import default_jobs
 
-    with ProgressBar(
-        sys.stderr, 1000, path.name, enabled=sys.stderr.isatty(), show_count=False
-    ) as bar:
-        last = [0]
+    if not videos:
+        return []
+    label = videos[0].name if len(videos) == 1 else f"{len(videos)} videos"
+    with ProgressBar(sys.stderr, 1000, label, enabled=sys.stderr.isatty(), show_count=False) as bar:
+        shares: dict[Path, float] = {}
+        shown = [0]
 
-        def on_progress(done_s: float, total_s: float) -> None:
-            if total_s > 0:
-                step = min(1000, int(1000 * done_s / total_s))
-                if step > last[0]:
-                    bar.advance(step - last[0])
-                    last[0] = step
+        def on_progress(path: Path, done: float, total: float) -> None:
+            if total > 0:
+                shares[path] = min(1.0, done / total)
+                step = int(1000 * sum(shares.values()) / len(videos))
+                if step > shown[0]:
+                    bar.advance(step - shown[0])
+                    shown[0] = step
 
-        done = add_video(
+        def on_video(done: VideoAddReport) -> None:
+            shares[done.path] = 1.0
+            with bar.above():  # a line must not be glued to the bar
+                if done.error:
+                    click.echo(f"provcheck: error: {done.error}", err=True)
+                    return
+                for warning in done.warnings:
+                    click.echo(f"provcheck: warning: {done.path}: {warning}", err=True)
+                click.echo(
+                    f"{done.path}: {done.frames_added} frames added,"
+                    f" {done.frames_present} already present ({done.duration:.1f} s,"
+                    f" {done.frames_decoded} frames decoded)",
+                    err=True,
+                )
+
+        reports = add_videos(
             store,
             source_id,
-            path,
-            origin=str(path.resolve()),
+            videos,
             policy=policy,
-            on_progress=on_progress,
             thumbnails=thumbnails,
+            jobs=jobs or default_jobs(),
+            on_video=on_video,
+            on_progress=on_progress,
         )
-    if done.error:
-        click.echo(f"provcheck: error: {done.error}", err=True)
-    else:
-        for warning in done.warnings:
-            click.echo(f"provcheck: warning: {path}: {warning}", err=True)
-        click.echo(
-            f"{path}: {done.frames_added} frames added, {done.frames_present} already present"
-            f" ({done.duration:.1f} s, {done.frames_decoded} frames decoded)",
-            err=True,
-        )
-    return done
+        bar.advance(1000 - shown[0])  # the last frame starts before the end: close the bar
+    return reports

@@ -19,6 +19,7 @@ from provcheck.media.frames import (
     SampledFrame,
     VideoFacts,
     VideoLimits,
+    VideoSegment,
     check_geometry,
     check_running,
     probe_hash,
@@ -36,7 +37,9 @@ def av_frames(
     limits: VideoLimits,
     on_progress: Progress | None,
     previews: bool = False,
+    segment: VideoSegment | None = None,
 ) -> Iterator[SampledFrame]:
+    """Sample the video ``opener`` opens (the whole of it, or one ``segment`` of it)."""
     av = _import_av(facts.name)
     from av.video.reformatter import VideoReformatter
 
@@ -54,7 +57,10 @@ def av_frames(
         # more than decoding the frame).
         to_gray, to_rgb, to_preview = VideoReformatter(), VideoReformatter(), VideoReformatter()
         preview: tuple[int, int] | None = None
-        for t, frame in _decoded(container, stream, facts, limits):
+        frames = _decoded(container, stream, facts, limits)
+        if segment is not None:
+            frames = _within(container, stream, facts, limits, segment)
+        for t, frame in frames:
             if probe is None or working is None or (frame.width, frame.height) != working[2:]:
                 probe = scaled(frame.width, frame.height, PROBE_SIZE)
                 preview = scaled(frame.width, frame.height, PREVIEW_SIZE)
@@ -153,6 +159,47 @@ def _decoded(
         facts.warnings.append(f"{errors} packet(s) could not be decoded")
     if facts.frames_decoded == 0:
         raise InputError(facts.name, "no frame could be decoded (corrupt or truncated video)")
+
+
+#: A segment's first decoded frame may come this much later than its start (seconds, rounding of
+#: the time base) before the seek counts as having missed the segment's keyframe.
+SEEK_SLACK_S = 1e-3
+
+
+def _within(
+    container: Any, stream: Any, facts: VideoFacts, limits: VideoLimits, segment: VideoSegment
+) -> Iterator[tuple[float, Any]]:
+    """The frames of ``segment``: seek to its keyframe, skip what is shown before its start (a
+    seek may land earlier; an open GOP's leading frames), stop at its end. If the seek landed
+    after the start (an imprecise index) or on a frame the decoder cannot start from, decode
+    again from the beginning: slower, never wrong."""
+    if segment.seek is not None:
+        container.seek(segment.seek, stream=stream, backward=True, any_frame=False)
+        stream.codec_context.flush_buffers()
+    first = True
+    for t, frame in _decoded(container, stream, facts, limits):
+        if (
+            first
+            and segment.seek is not None
+            and (t > segment.start + SEEK_SLACK_S or getattr(frame, "is_corrupt", False))
+        ):
+            # Overshot (the frames from ``start`` to ``t`` would be lost), or landed on a
+            # keyframe the decoder cannot start from (an open GOP's I frame decodes grey).
+            break
+        first = False
+        if t < segment.start - SEEK_SLACK_S:
+            continue
+        if segment.end is not None and t >= segment.end - SEEK_SLACK_S:
+            return
+        yield t, frame
+    else:
+        return
+    facts.warnings.append("seeking missed a keyframe; segment decoded from the beginning")
+    container.seek(0, backward=True, any_frame=False)
+    stream.codec_context.flush_buffers()
+    yield from _within(
+        container, stream, facts, limits, VideoSegment(segment.index, segment.start, segment.end)
+    )
 
 
 def _packets(container: Any, stream: Any, facts: VideoFacts) -> Iterator[Any]:

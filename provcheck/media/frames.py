@@ -44,6 +44,20 @@ class SampledFrame:
     preview: Image.Image | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class VideoSegment:
+    """A stretch of a video that decodes on its own, so that several processes (or machines) can
+    sample one video at once: the frames shown from ``start`` (seconds from the start of the
+    stream) up to ``end`` (None: to the end). ``seek`` is where the decoder seeks first, in the
+    stream's time base (None: decode from the beginning); ``media.split.plan_segments`` chooses
+    it so that decoding resumes at the keyframe shown at ``start``."""
+
+    index: int
+    start: float
+    end: float | None
+    seek: int | None = None
+
+
 @dataclass(slots=True)
 class VideoFacts:
     """What a video is, filled in as it is read (frame counts and duration grow while sampling)."""

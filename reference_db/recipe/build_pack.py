@@ -21,7 +21,8 @@ import sys
 from pathlib import Path
 
 from provcheck.media.targets import walk_folder
-from provcheck.services.ingest import add_files, add_video
+from provcheck.services.ingest import add_files
+from provcheck.services.video_ingest import add_video
 from provcheck.services.workers import default_jobs
 from provcheck.store import SourceInfo, open_store
 
