@@ -603,8 +603,12 @@ def main() -> None:
         tmp.mkdir(parents=True, exist_ok=True)
         (tmp / "stills").mkdir(exist_ok=True)
         (tmp / "excerpts").mkdir(exist_ok=True)
-        stills = make_stills(videos, args.stills, edits, args.seed, tmp / "stills")
-        excerpts = make_excerpts(videos, args.excerpts, args.seed, tmp / "excerpts")
+        stills = make_stills(
+            videos, args.stills if "stills" in parts else 0, edits, args.seed, tmp / "stills"
+        )
+        excerpts = make_excerpts(
+            videos, args.excerpts if "excerpts" in parts else 0, args.seed, tmp / "excerpts"
+        )
         truth = {
             "stills": {k: asdict(v) for k, v in stills.items()},
             "excerpts": {k: asdict(v) for k, v in excerpts.items()},

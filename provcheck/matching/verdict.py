@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 
 from provcheck.matching.match import Match
 from provcheck.matching.matcher import Matcher
+from provcheck.matching.placement import PLACEMENT_CANDIDATES, place_in_time
 from provcheck.matching.segments import FrameMatches, Segment, find_segments
 from provcheck.matching.timeline import with_stretches
 from provcheck.media.images import LoadedImage
@@ -93,8 +94,10 @@ def judge(hashed: Fingerprinted, matcher: Matcher, limit: int = 5) -> ScanResult
     }
     if not query.fingerprint.sufficient:
         return ScanResult(hashed.input, INSUFFICIENT, **facts)  # type: ignore[arg-type]
-    matches = matcher.match(query, limit=limit, sha256=loaded.sha256)
-    matches = with_stretches(matches, matcher.sets)
+    # More matches than reported: the frames of a matched video the still is placed among.
+    wide = matcher.match(query, limit=max(limit, PLACEMENT_CANDIDATES), sha256=loaded.sha256)
+    placed, also = place_in_time(wide, query, matcher.sets)
+    matches = with_stretches(placed[:limit], matcher.sets, also)
     if not matches:
         return ScanResult(hashed.input, CLEAN, matches, **facts)  # type: ignore[arg-type]
     result = ScanResult(hashed.input, MATCH, matches, **facts)  # type: ignore[arg-type]
@@ -121,7 +124,7 @@ def _judge_video(name: str, video: FingerprintedVideo, matcher: Matcher, limit: 
         FrameMatches(time, matcher.match(query, limit=max(limit, FRAME_CANDIDATES)), until)
         for (time, query), until in zip(video.frames, ends, strict=True)
     ]
-    segments = find_segments(per_frame)
+    segments = find_segments(per_frame, duration=video.duration)
     status = MATCH if segments else CLEAN
     matches = _best_per_reference(segments)[:limit]
     return ScanResult(name, status, matches, segments=segments, **facts)  # type: ignore[arg-type]
@@ -129,11 +132,9 @@ def _judge_video(name: str, video: FingerprintedVideo, matcher: Matcher, limit: 
 
 def _best_per_reference(segments: Sequence[Segment]) -> list[Match]:
     """``matches`` of a video result, for readers that know nothing of segments: the best frame
-    match of each matched reference, strongest first."""
-    ordered = sorted(
-        (s.best for s in segments),
-        key=lambda m: (-m.confidence, sum(m.distances.values()), m.database, m.item.id),
-    )
+    match of each matched reference, in the order of the segments (the strongest segment's
+    reference frame first)."""
+    ordered = [s.best for s in segments]
     seen: set[tuple[str, int, str]] = set()
     unique = []
     for match in ordered:

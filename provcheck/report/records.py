@@ -147,6 +147,9 @@ def segment_record(segment: Segment, claimed: date | None) -> dict[str, Any]:
         "reference_start": segment.reference_start,
         "reference_end": segment.reference_end,
         "frames": segment.frames,
+        "evidence": segment.evidence,
+        "coverage": segment.coverage,
+        "aligned": segment.aligned,
         "reference": match_record(segment.best, claimed),
     }
 
