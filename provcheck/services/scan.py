@@ -120,8 +120,13 @@ def _hashed_image(
 
 
 def hash_bytes(data: bytes, name: str, c2pa_trust: TrustList | None = None) -> Fingerprinted:
-    """Decode and fingerprint an uploaded image (``provcheck serve``); never raises InputError."""
+    """Decode and fingerprint an upload (``provcheck serve``): an image, or a clip or animated
+    picture sampled as a video, as the CLI reads a file; never raises InputError."""
+    from provcheck.media.sniff import is_video_bytes
+
     try:
+        if data and is_video_bytes(data):
+            return Fingerprinted(name, video=_hash_video(data, name))
         loaded = decode_image(data, name)
         query = query_fingerprint(loaded.image)
         return _hashed_image(name, data, loaded, query, c2pa_trust=c2pa_trust)
