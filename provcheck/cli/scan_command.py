@@ -160,7 +160,7 @@ def scan(
     from provcheck.cli.progress import ProgressBar
     from provcheck.media.targets import expand_targets
     from provcheck.report import PICTURE_FORMATS, make_renderer
-    from provcheck.report.html import thumbnails_from
+    from provcheck.report.html import missing_preview_reasons, thumbnails_from
     from provcheck.report.style import colour_wanted
     from provcheck.report.summary import ScanSummary, exit_code
     from provcheck.services.databases import open_references
@@ -202,6 +202,7 @@ def scan(
             reference_thumbnails=thumbnails_from(references.stores),
             quiet=quiet,
             colour=colour_wanted(out),
+            missing_reason=missing_preview_reasons(references.stores),
         )
         show_bar = (
             progress

@@ -50,6 +50,8 @@ class Segment:
     evidence: float = 0.0
     #: The share of the clip's length this segment covers (0..1; 0 when the length is unknown).
     coverage: float = 0.0
+    #: Time in the clip of the frame whose match is ``best`` (the segment's keyframe).
+    best_at: float = 0.0
     _offsets: list[float] = field(default_factory=list, repr=False)
     _frame_evidence: dict[float, float] = field(default_factory=dict, repr=False)
 
@@ -105,7 +107,7 @@ def find_segments(
             target = _find_open(open_segments, match, offset, offset_tolerance)
             end = frame.time if frame.until is None else max(frame.time, frame.until)
             if target is None:
-                segment = Segment(frame.time, end, ref_time, ref_time, 1, match)
+                segment = Segment(frame.time, end, ref_time, ref_time, 1, match, best_at=frame.time)
                 if offset is not None:
                     segment._offsets.append(offset)
                 segment._frame_evidence[frame.time] = max(0.0, match.evidence)
@@ -217,3 +219,4 @@ def _absorb(
     segment._frame_evidence[at] = max(segment._frame_evidence.get(at, 0.0), match.evidence)
     if (match.evidence, match.confidence) > (segment.best.evidence, segment.best.confidence):
         segment.best = match
+        segment.best_at = at

@@ -40,6 +40,9 @@ class ScanResult:
     frames_sampled: int | None = None  # videos: frames kept by sampling and matched
     #: What the file says about itself (EXIF, C2PA); None when it could not be read at all.
     metadata: FileMetadata | None = None
+    #: Videos: a small preview of the clip's frame at each of the first segments' keyframe times
+    #: (``Segment.best_at``), for the evidence report; none when scanned without keypoints.
+    keyframes: dict[float, Thumbnail] = field(default_factory=dict)
 
 
 #: Matches kept per sampled frame of a clip: enough that neighbouring frames of one reference
@@ -127,7 +130,27 @@ def _judge_video(name: str, video: FingerprintedVideo, matcher: Matcher, limit: 
     segments = find_segments(per_frame, duration=video.duration)
     status = MATCH if segments else CLEAN
     matches = _best_per_reference(segments)[:limit]
-    return ScanResult(name, status, matches, segments=segments, **facts)  # type: ignore[arg-type]
+    keyframes = _keyframes(video, segments[:KEYFRAMES])
+    return ScanResult(name, status, matches, segments=segments, keyframes=keyframes, **facts)  # type: ignore[arg-type]
+
+
+#: Segments whose keyframe the evidence report shows side by side with the reference frame.
+KEYFRAMES = 10
+
+
+def _keyframes(video: FingerprintedVideo, segments: Sequence[Segment]) -> dict[float, Thumbnail]:
+    """Previews of the clip's frames at the segments' keyframe times, from the pixels each frame's
+    fingerprint already carries (a few KB each; a few milliseconds per clip)."""
+    from PIL import Image
+
+    from provcheck.signals.thumbnail import make_thumbnail
+
+    wanted = {segment.best_at for segment in segments}
+    out: dict[float, Thumbnail] = {}
+    for time, query in video.frames:
+        if time in wanted and query.preview is not None:
+            out[time] = make_thumbnail(Image.fromarray(query.preview))
+    return out
 
 
 def _best_per_reference(segments: Sequence[Segment]) -> list[Match]:

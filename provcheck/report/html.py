@@ -26,6 +26,7 @@ from provcheck.report.html_metadata import (
     metadata_panel,
     other_inputs_section,
 )
+from provcheck.report.html_video import SHOWN_SEGMENTS, reference_caption, segments_section
 from provcheck.report.records import (
     describe_days,
     describe_frame_times,
@@ -143,6 +144,12 @@ class ReportEntry:
     record: dict[str, Any]
     query_thumbnail: Thumbnail | None = None
     reference_thumbnails: list[Thumbnail | None] = field(default_factory=list)
+    #: Why a reference picture is missing, per reference thumbnail (the true reason, when known).
+    missing: list[str] = field(default_factory=list)
+    #: Videos: the clip's keyframes (time -> preview) and, per segment shown, the reference
+    #: frame's preview and the reason when there is none.
+    keyframes: dict[float, Thumbnail] = field(default_factory=dict)
+    segment_pictures: list[tuple[Thumbnail | None, str]] = field(default_factory=list)
 
 
 def _plural(n: int, noun: str) -> str:
@@ -243,17 +250,22 @@ def _case_section(n: int, entry: ReportEntry) -> str:
     rec = entry.record
     best = rec["matches"][0]
     ref_thumb = entry.reference_thumbnails[0] if entry.reference_thumbnails else None
+    missing = entry.missing[0] if entry.missing else NO_PREVIEW
+    query_thumb = entry.query_thumbnail
+    if rec.get("segments"):  # a clip: its strongest segment's keyframe and reference frame
+        first = rec["segments"][0]
+        best = first["reference"]
+        query_thumb = entry.keyframes.get(first.get("keyframe_at"))
+        if entry.segment_pictures:
+            ref_thumb, missing = entry.segment_pictures[0]
     query = _picture(
-        entry.query_thumbnail,
+        query_thumb,
         best.get("query_region"),
         f"scanned input {rec['input']}",
         "no preview of the input",
     )
     reference = _picture(
-        ref_thumb,
-        best.get("reference_region"),
-        f"reference from {best['label']}",
-        "no preview stored for this reference (hash-only import or added without thumbnails)",
+        ref_thumb, best.get("reference_region"), f"reference from {best['label']}", missing
     )
     others = ""
     if len(rec["matches"]) > 1:
@@ -273,8 +285,10 @@ def _case_section(n: int, entry: ReportEntry) -> str:
     return (
         f'<section class="case" id="case-{n}"><h2>{n}. {_e(rec["input"])}</h2>{date_alert(rec)}'
         f'<div class="pair"><figure>{query}<figcaption>scanned input</figcaption></figure>'
-        f"<figure>{reference}<figcaption>reference: {_e(best['label'])}</figcaption></figure>"
-        f"</div>{_details(best)}{metadata_panel(rec)}{others}</section>"
+        f"<figure>{reference}<figcaption>{reference_caption(best)}</figcaption></figure>"
+        f"</div>{_details(best)}{metadata_panel(rec)}"
+        f"{segments_section(rec, entry.keyframes, entry.segment_pictures, _picture)}"
+        f"{others}</section>"
     )
 
 
@@ -327,19 +341,27 @@ class HtmlRenderer:
         claimed: date | None = None,
         *,
         reference_thumbnails: ThumbnailLookup | None = None,
+        missing_reason: Callable[[Match], str] | None = None,
     ) -> None:
         self.out = out
         self.claimed = claimed
         self.lookup = reference_thumbnails
+        self.reason = missing_reason or (lambda _match: NO_PREVIEW)
         self.entries: list[ReportEntry] = []
 
     def result(self, result: ScanResult) -> None:
         refs: list[Thumbnail | None] = []
+        missing: list[str] = []
+        pictures: list[tuple[Thumbnail | None, str]] = []
         if result.status == MATCH and result.matches and self.lookup is not None:
             refs = [self.lookup(result.matches[0])]
-        self.entries.append(
-            ReportEntry(result_record(result, self.claimed), result.thumbnail, refs)
-        )
+            missing = [self.reason(result.matches[0])]
+            for segment in result.segments[:SHOWN_SEGMENTS]:
+                thumb = self.lookup(segment.best)
+                pictures.append((thumb, "" if thumb else self.reason(segment.best)))
+        entry = ReportEntry(result_record(result, self.claimed), result.thumbnail, refs, missing)
+        entry.keyframes, entry.segment_pictures = result.keyframes, pictures
+        self.entries.append(entry)
 
     def finish(self, summary: ScanSummary) -> None:
         self.out.write(render_document(self.entries, summary.as_dict(), self.claimed))
@@ -357,3 +379,30 @@ def thumbnails_from(stores: Iterable[Store]) -> ThumbnailLookup:
         return store.thumbnails([match.item.id]).get(match.item.id)
 
     return lookup
+
+
+#: Said where no reason is known for a missing reference picture.
+NO_PREVIEW = "no preview stored for this reference"
+
+
+def missing_preview_reasons(stores: Iterable[Store]) -> Callable[[Match], str]:
+    """Why a reference has no stored preview, as far as its database can tell: an item without
+    keypoints came from a hash-only import (a PDQ list, an export without pictures); one with
+    keypoints was added with --no-thumbnails or imported without its previews."""
+    by_name = {str(store.path): store for store in stores}
+
+    def reason(match: Match) -> str:
+        store = by_name.get(match.database)
+        if store is None:
+            return NO_PREVIEW
+        if not store.features([match.item.id]):
+            return (
+                "no preview: this reference came from a hash-only import (hashes and"
+                " provenance, no pictures)"
+            )
+        return (
+            "no preview: this reference was added with --no-thumbnails or imported"
+            " without its previews (db export --thumbnails carries them)"
+        )
+
+    return reason

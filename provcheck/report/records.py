@@ -150,6 +150,7 @@ def segment_record(segment: Segment, claimed: date | None) -> dict[str, Any]:
         "evidence": segment.evidence,
         "coverage": segment.coverage,
         "aligned": segment.aligned,
+        "keyframe_at": segment.best_at,
         "reference": match_record(segment.best, claimed),
     }
 
