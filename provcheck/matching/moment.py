@@ -66,13 +66,17 @@ class Placement:
 #: Largest shift (preview pixels) between two frames' previews for them to count as one framing:
 #: only frames of one framing are compared pixel by pixel (the query is laid onto them alike).
 SAME_FRAMING_PX = 1.0
+#: ... or the largest share of their pixels that may differ by ``DIFFERENT_GREY`` at no shift (a
+#: moved object on a plain wall can draw the phase correlation's peak to itself).
+SAME_FRAMING_SHARE = 0.1
 
 
 def same_framing(candidates: Mapping[int, Candidate], anchor: int) -> set[int]:
     """The candidates framed as ``anchor`` is: its preview shifted by at most ``SAME_FRAMING_PX``
-    (phase correlation). A camera that pans or a scrolling game gives each frame its own framing,
-    and laid onto the query by one match's regions such frames differ everywhere; a fixed camera,
-    a paused game or a view the camera returns to gives one framing."""
+    (phase correlation), or differing in at most ``SAME_FRAMING_SHARE`` of its pixels. A camera
+    that pans or a scrolling game gives each frame its own framing, and laid onto the query by
+    one match's regions such frames differ everywhere; a fixed camera, a paused game or a view
+    the camera returns to gives one framing."""
     import cv2
 
     base = _grey(candidates[anchor].pixels).astype(np.float32)
@@ -82,8 +86,11 @@ def same_framing(candidates: Mapping[int, Candidate], anchor: int) -> set[int]:
         other = _grey(candidate.pixels).astype(np.float32)
         if item_id == anchor or other.shape != base.shape:
             continue
+        changed = float((np.abs(base - other) > DIFFERENT_GREY).mean())
         (dx, dy), _response = cv2.phaseCorrelate(base, other, window)
-        if abs(dx) <= SAME_FRAMING_PX and abs(dy) <= SAME_FRAMING_PX:
+        if changed <= SAME_FRAMING_SHARE or (
+            abs(dx) <= SAME_FRAMING_PX and abs(dy) <= SAME_FRAMING_PX
+        ):
             kept.add(item_id)
     return kept
 

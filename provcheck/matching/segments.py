@@ -141,8 +141,8 @@ def find_segments(
 
 
 def _without_shadows(segments: list[Segment]) -> list[Segment]:
-    """Drop a segment when a stronger segment of the same reference (ranked before it, with at
-    least as many matching frames and more evidence) already covers its whole query stretch: the
+    """Drop a segment when a stronger segment of the same reference (ranked before it, with more
+    matching frames, or as many and more evidence) already covers its whole query stretch: the
     same moments of the clip also matching another place in the video on shared background (a
     scrolling shooter's floor, a strategy map's tiles), not a second reuse. Segments of other
     references, beside it or as strong (a loop shown twice) stay. ``segments`` are strongest
@@ -152,7 +152,7 @@ def _without_shadows(segments: list[Segment]) -> list[Segment]:
         shadowed = any(
             stronger.key == segment.key
             and stronger.frames >= segment.frames
-            and stronger.evidence > segment.evidence
+            and (stronger.frames > segment.frames or stronger.evidence > segment.evidence)
             and stronger.query_start <= segment.query_start
             and segment.query_end <= stronger.query_end
             for stronger in kept
