@@ -51,8 +51,10 @@ def db_add(
 ) -> None:
     """Add images and videos (files or folders, recursively) as references of one source.
 
-    A video (MP4, WebM, MKV, MOV, animated GIF/WebP) is sampled at scene changes and at least
-    every --frame-every seconds; each kept frame is stored with its time (docs/video.md).
+    A video (any container PyAV decodes: MP4, MOV, WebM, MKV, AVI, MPEG, Ogg/Theora, ...; or an
+    animated GIF/WebP) is sampled at scene changes and at least every --frame-every seconds,
+    on --jobs processes (a long video is split at keyframes); each kept frame is stored with its
+    time (docs/video.md).
     Adding the same file to the same source again changes nothing.
 
     \b
