@@ -107,10 +107,15 @@ def is_video_bytes(data: bytes) -> bool:
 
 
 def _is_picture(source: Path | io.BytesIO) -> bool:
-    """Whether Pillow recognises ``source`` as a picture (it reads the header only)."""
+    """Whether Pillow recognises ``source`` as a picture (it reads the header only). Pillow's
+    warnings about what it reads (a corrupt EXIF block) are the image reader's to report."""
+    import warnings
+
     try:
-        with Image.open(source):
-            return True
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(source):
+                return True
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
         return False
 
