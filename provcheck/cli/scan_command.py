@@ -160,7 +160,8 @@ def scan(
     from provcheck.cli.progress import ProgressBar
     from provcheck.media.targets import expand_targets
     from provcheck.report import PICTURE_FORMATS, make_renderer
-    from provcheck.report.html import missing_preview_reasons, thumbnails_from
+    from provcheck.report.html import thumbnails_from
+    from provcheck.report.previews import missing_preview_reasons
     from provcheck.report.style import colour_wanted
     from provcheck.report.summary import ScanSummary, exit_code
     from provcheck.services.databases import open_references
