@@ -94,6 +94,8 @@ def test_quick_start_names_the_tests_that_skip():
     for name in devset:
         assert f"`tests/{name}`" in text
     assert "PROVCHECK_TEST_PRECOMMIT_INSTALL=1" in text
+    if "pytest.skip(" in (tests / "test_video_containers.py").read_text():
+        assert "`tests/test_video_containers.py`) without the `ffmpeg` program" in text
 
 
 def test_every_json_field_is_documented():
