@@ -109,6 +109,8 @@ def db_add(
             report.already_present += done.frames_present
             if done.error:
                 report.errors.append(done.error)
+    for note in report.low_detail:
+        click.echo(f"provcheck: note: {note}", err=True)
     verb = "created" if report.source_created else "updated"
     click.echo(
         f"{verb} source {report.source_id} {source.label!r}: {report.added} added,"

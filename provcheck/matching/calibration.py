@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+from provcheck.matching.agreement import Agreement
 from provcheck.matching.geometry import Verification
 
 #: Fewest agreeing keypoints that make a match on geometry alone (the default operating point).
@@ -46,6 +47,10 @@ MAX_AGREEMENT = 0.999
 #: query shows unchanged is the likelier source (a game's time of day tints the same view from
 #: one moment to the next); a re-post that recolours shifts every frame of the scene alike.
 COLOUR_SHIFT_WEIGHT = 150.0
+#: Whole-picture correlation a detailed match found by PDQ alone needs when pHash disagrees.
+HASH_AGREEMENT = 0.5
+#: Whole-picture correlation and colour shift a low-detail match found by its hashes needs.
+LOW_DETAIL_AGREEMENT, LOW_DETAIL_SHIFT = 0.9, 0.06
 
 
 def _logistic(x: float) -> float:
@@ -92,6 +97,13 @@ def calibrated_confidence(distances: Mapping[str, int], geometry: Verification |
     return round(1.0 - (1.0 - p_geometry) * (1.0 - p_hash), 4)
 
 
+def needs_pixels(distances: Mapping[str, int], max_phash: int, low_detail: bool) -> bool:
+    """Whether a match found by its PDQ hash alone must also agree in its pixels
+    (``whole_picture.whole_agreement``) before it is reported: when either picture has low
+    detail, or when pHash does not confirm PDQ."""
+    return low_detail or distances.get("phash", 0) > max_phash
+
+
 def is_same_picture(
     kinds_hit: set[str],
     geometry: Verification | None,
@@ -99,12 +111,37 @@ def is_same_picture(
     has_features: bool,
     distances: Mapping[str, int],
     max_pdq: int,
+    max_phash: int = 8,
+    low_detail: bool = False,
+    agreement: Agreement | None = None,
 ) -> bool:
-    """The decision: same picture when the keypoints agree geometrically, or when PDQ alone is
-    within its threshold (thumbnails too small for keypoints). Without stored keypoints (hash-only
-    imports) any hash kind within its threshold decides, as hash-sharing lists intend."""
+    """The decision. Same picture when the keypoints agree geometrically (whatever the detail:
+    a chance agreement of 8 spread inliers is as unlikely on a soft picture as on any other).
+
+    Else by PDQ within its threshold (thumbnails too small for keypoints, whole copies), with
+    the pixels as a check where the hashes say little. Both pictures detailed (PDQ quality 50
+    or more): pHash within its threshold too, or the previews correlating at least
+    ``HASH_AGREEMENT`` (two stripe patterns of one period hash 20 PDQ bits apart and 32 pHash
+    bits; a caption bar or a logo moves pHash but not the pixels). ``low_detail`` (either
+    picture under quality 50: soft, hazy, dim, a gradient): both hashes within their thresholds
+    and the previews agreeing closely (``LOW_DETAIL_AGREEMENT``) in grey levels and in colour
+    (``LOW_DETAIL_SHIFT``): two gradients at nearly one angle correlate as well as a gradient
+    and its blurred copy, but not in colour. Without a preview (the bundled pack, ``db add
+    --no-thumbnails``) a detailed pair decides by PDQ as before, and a low-detail pair cannot.
+
+    Without stored keypoints (hash-only imports) any hash kind within its threshold decides, as
+    hash-sharing lists intend."""
     if geometry is not None:
         return True
     if "pdq" in kinds_hit and distances.get("pdq", 256) <= max_pdq:
-        return True
-    return bool(kinds_hit) and not has_features
+        if not needs_pixels(distances, max_phash, low_detail):
+            return True
+        if not low_detail:
+            return agreement is None or agreement.correlation >= HASH_AGREEMENT
+        return (
+            distances.get("phash", 64) <= max_phash
+            and agreement is not None
+            and agreement.correlation >= LOW_DETAIL_AGREEMENT
+            and agreement.colour_shift <= LOW_DETAIL_SHIFT
+        )
+    return bool(kinds_hit) and not has_features and not low_detail
