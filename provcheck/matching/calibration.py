@@ -112,27 +112,34 @@ def is_same_picture(
     distances: Mapping[str, int],
     max_pdq: int,
     max_phash: int = 8,
-    low_detail: bool = False,
+    query_low: bool = False,
+    reference_low: bool = False,
     agreement: Agreement | None = None,
 ) -> bool:
     """The decision. Same picture when the keypoints agree geometrically (whatever the detail:
     a chance agreement of 8 spread inliers is as unlikely on a soft picture as on any other).
 
     Else by PDQ within its threshold (thumbnails too small for keypoints, whole copies), with
-    the pixels as a check where the hashes say little. Both pictures detailed (PDQ quality 50
-    or more): pHash within its threshold too, or the previews correlating at least
-    ``HASH_AGREEMENT`` (two stripe patterns of one period hash 20 PDQ bits apart and 32 pHash
-    bits; a caption bar or a logo moves pHash but not the pixels). ``low_detail`` (either
-    picture under quality 50: soft, hazy, dim, a gradient): both hashes within their thresholds
-    and the previews agreeing closely (``LOW_DETAIL_AGREEMENT``) in grey levels and in colour
-    (``LOW_DETAIL_SHIFT``): two gradients at nearly one angle correlate as well as a gradient
-    and its blurred copy, but not in colour. Without a preview (the bundled pack, ``db add
-    --no-thumbnails``) a detailed pair decides by PDQ as before, and a low-detail pair cannot.
+    the pixels as a check where the hashes say little:
 
-    Without stored keypoints (hash-only imports) any hash kind within its threshold decides, as
-    hash-sharing lists intend."""
+    - both pictures detailed (PDQ quality 50 or more): pHash within its threshold too, or the
+      whole previews correlating at least ``HASH_AGREEMENT`` (two stripe patterns of one
+      period hash 20 PDQ bits apart and 32 pHash bits apart; a caption bar or a logo moves
+      pHash but not the pixels);
+    - the query of low detail (``query_low``: soft, hazy, dim) and the reference detailed: the
+      reference's hash is specific, so both hashes within their thresholds and the previews'
+      grey levels correlating at least ``LOW_DETAIL_AGREEMENT`` (colours may have been edited);
+    - the reference of low detail (``reference_low``: a gradient wallpaper, a sky): the same,
+      and the colours agreeing too (``LOW_DETAIL_SHIFT``; grey levels when either side is
+      grey): two gradients at nearly one angle correlate as well as a gradient and its blurred
+      copy, but not in colour.
+
+    Without a preview (the bundled pack, ``db add --no-thumbnails``) a detailed pair decides by
+    PDQ as before, and a low-detail pair cannot. Without stored keypoints (hash-only imports)
+    any hash kind within its threshold decides, as hash-sharing lists intend."""
     if geometry is not None:
         return True
+    low_detail = query_low or reference_low
     if "pdq" in kinds_hit and distances.get("pdq", 256) <= max_pdq:
         if not needs_pixels(distances, max_phash, low_detail):
             return True
@@ -142,6 +149,6 @@ def is_same_picture(
             distances.get("phash", 64) <= max_phash
             and agreement is not None
             and agreement.correlation >= LOW_DETAIL_AGREEMENT
-            and agreement.colour_shift <= LOW_DETAIL_SHIFT
+            and (not reference_low or agreement.colour_shift <= LOW_DETAIL_SHIFT)
         )
     return bool(kinds_hit) and not has_features and not low_detail

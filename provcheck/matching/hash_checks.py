@@ -39,10 +39,8 @@ class HashChecks:
                 self._qualities[record.id] = min((q for q in found if q is not None), default=None)
         return self._qualities.get(item_id)
 
-    def low_detail(self, item_id: int) -> bool:
-        """Whether the query or the reference has too little detail for its hashes alone."""
-        if not self._query.fingerprint.sufficient:
-            return True
+    def reference_low(self, item_id: int) -> bool:
+        """Whether the reference has too little detail for its hashes alone."""
         quality = self.reference_quality(item_id)
         return quality is not None and quality < MIN_QUALITY
 

@@ -137,13 +137,14 @@ class Matcher:
         if verify_it:
             geometry = verify_both(query, features, self.min_inliers, votes, transform)
         verified = geometry[0] if geometry else None
-        low_detail = hashed.low_detail(record.id) if hashed else not query.fingerprint.sufficient
+        query_low = not query.fingerprint.sufficient
+        reference_low = hashed is not None and hashed.reference_low(record.id)
         agreement = None
         if (
             verified is None
             and hashed is not None
             and distances.get("pdq", 256) <= self.max_distances["pdq"]
-            and needs_pixels(distances, self.max_distances["phash"], low_detail)
+            and needs_pixels(distances, self.max_distances["phash"], query_low or reference_low)
         ):
             agreement = hashed.agreement(record.id, transform)
         if not is_same_picture(
@@ -153,7 +154,8 @@ class Matcher:
             distances=distances,
             max_pdq=self.max_distances["pdq"],
             max_phash=self.max_distances["phash"],
-            low_detail=low_detail,
+            query_low=query_low,
+            reference_low=reference_low,
             agreement=agreement,
         ):
             return None, geometry
