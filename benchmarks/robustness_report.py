@@ -128,11 +128,16 @@ def report(  # noqa: PLR0915 - a report, top to bottom
     fpr = fps[main.name] / max(len(negatives), 1)
     thresholds, nearest = _plain_baselines(main, truth[main.name], labels, fpr)
     stored = {run.name: set(run.stored["origins"].values()) for run in runs}
+    common = set.intersection(*stored.values())
     names = [run.name for run in runs]
     print(
-        f"\n{'edit':26s} "
+        "\nRecall over the references every version stored (the same queries for each), then"
+        " over those only the code under test stored ('new refs')."
+    )
+    print(
+        f"{'edit':26s} "
         + " ".join(f"{n[:9]:>9s}" for n in names)
-        + f" {'strict':>7s} {'source':>7s} {'pHash':>7s} {'PDQ':>7s}"
+        + f" {'new refs':>9s} {'strict':>7s} {'source':>7s} {'pHash':>7s} {'PDQ':>7s}"
         + "   FP "
         + " / ".join(names)
         + "   insufficient "
@@ -143,11 +148,16 @@ def report(  # noqa: PLR0915 - a report, top to bottom
         if not rows:
             continue
         recall, insufficient = [], []
+        true_rows = [i for i in rows if labels[i][1] and jobs[i][2] in common]
         for run in runs:
-            true_rows = [i for i in rows if labels[i][1] and jobs[i][2] in stored[run.name]]
             recall.append(np.mean([verdicts[run.name][i]["right"] for i in true_rows]))
-            insufficient.append(sum(run.results[i]["status"] == "insufficient" for i in true_rows))
-        true_rows = [i for i in rows if labels[i][1] and jobs[i][2] in stored[main.name]]
+            ours = [i for i in rows if labels[i][1] and jobs[i][2] in stored[run.name]]
+            insufficient.append(
+                f"{sum(run.results[i]['status'] == 'insufficient' for i in ours)}/{len(ours)}"
+            )
+        new_rows = [i for i in rows if labels[i][1] and jobs[i][2] in stored[main.name] - common]
+        new = np.mean([verdicts[main.name][i]["right"] for i in new_rows]) if new_rows else 0.0
+        new_text = f"{new:.3f} ({len(new_rows)})" if new_rows else "-"
         strict, source = (
             np.mean([verdicts[main.name][i][v] for i in true_rows]) for v in ("strict", "source")
         )
@@ -168,9 +178,9 @@ def report(  # noqa: PLR0915 - a report, top to bottom
         print(
             f"{name:26s} "
             + " ".join(f"{r:9.3f}" for r in recall)
-            + f" {strict:7.3f} {source:7.3f} {plain['phash']:7.3f} {plain['pdq']:7.3f}"
-            + f"   {fp}/{len(neg_rows)}   "
-            + " / ".join(f"{k}/{len(true_rows)}" for k in insufficient)
+            + f" {new_text:>9s} {strict:7.3f} {source:7.3f} {plain['phash']:7.3f}"
+            + f" {plain['pdq']:7.3f}   {fp}/{len(neg_rows)}   "
+            + " / ".join(insufficient)
         )
 
     print()
@@ -183,8 +193,12 @@ def report(  # noqa: PLR0915 - a report, top to bottom
         insufficient = sum(run.results[i]["status"] == "insufficient" for i in true_rows)
         flat_fp = sum(run.results[i]["status"] == "match" for i in flat_rows)
         seconds = np.array([r["seconds"] for r in run.results]) * 1000
+        shared = [i for i in true_rows if jobs[i][2] in common]
+        same = sum(verdicts[run.name][i]["right"] for i in shared)
         print(
-            f"[{run.name}] recall {right}/{len(true_rows)} = {right / max(len(true_rows), 1):.3f}"
+            f"[{run.name}] recall over the references every version stored {same}/{len(shared)}"
+            f" = {same / max(len(shared), 1):.3f}; recall {right}/{len(true_rows)}"
+            f" = {right / max(len(true_rows), 1):.3f}"
             f" over stored references ({len(refused)} queries of refused references left out:"
             f" {right / max(len(true_rows) + len(refused), 1):.3f} counting them as misses);"
             f" pooled false positives {fps[run.name]}/{len(negatives)}"

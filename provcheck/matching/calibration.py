@@ -49,6 +49,8 @@ MAX_AGREEMENT = 0.999
 COLOUR_SHIFT_WEIGHT = 150.0
 #: Whole-picture correlation a detailed match found by PDQ alone needs when pHash disagrees.
 HASH_AGREEMENT = 0.5
+#: Correlation where the keypoints place the query that a verified match of low detail needs.
+GEOMETRY_AGREEMENT = 0.5
 #: Whole-picture correlation and colour shift a low-detail match found by its hashes needs.
 LOW_DETAIL_AGREEMENT, LOW_DETAIL_SHIFT = 0.9, 0.06
 
@@ -116,8 +118,10 @@ def is_same_picture(
     reference_low: bool = False,
     agreement: Agreement | None = None,
 ) -> bool:
-    """The decision. Same picture when the keypoints agree geometrically (whatever the detail:
-    a chance agreement of 8 spread inliers is as unlikely on a soft picture as on any other).
+    """The decision. Same picture when the keypoints agree geometrically; if either picture
+    has low detail, the part they place the query on must also agree in its pixels
+    (``GEOMETRY_AGREEMENT``, where previews exist): two Xfce wallpapers share their mouse logo,
+    the only detail either has, and verified on it alone.
 
     Else by PDQ within its threshold (thumbnails too small for keypoints, whole copies), with
     the pixels as a check where the hashes say little:
@@ -137,9 +141,11 @@ def is_same_picture(
     Without a preview (the bundled pack, ``db add --no-thumbnails``) a detailed pair decides by
     PDQ as before, and a low-detail pair cannot. Without stored keypoints (hash-only imports)
     any hash kind within its threshold decides, as hash-sharing lists intend."""
-    if geometry is not None:
-        return True
     low_detail = query_low or reference_low
+    if geometry is not None:
+        # On a picture of low detail the keypoints crowd on what little it shows: a logo two
+        # wallpapers share verified 9-13 inliers. The pixels where they place the query decide.
+        return not low_detail or agreement is None or agreement.correlation >= GEOMETRY_AGREEMENT
     if "pdq" in kinds_hit and distances.get("pdq", 256) <= max_pdq:
         if not needs_pixels(distances, max_phash, low_detail):
             return True

@@ -140,7 +140,9 @@ class Matcher:
         query_low = not query.fingerprint.sufficient
         reference_low = hashed is not None and hashed.reference_low(record.id)
         agreement = None
-        if (
+        if hashed is not None and geometry is not None and (query_low or reference_low):
+            agreement = hashed.region_agreement(record.id, geometry, features)
+        elif (
             verified is None
             and hashed is not None
             and distances.get("pdq", 256) <= self.max_distances["pdq"]
