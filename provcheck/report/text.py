@@ -88,8 +88,8 @@ class TextRenderer:
             self.out.write(f"{self._tag('clean')}  {result.input}\n")
         elif result.status == INSUFFICIENT:
             self.out.write(
-                f"{self._tag('insufficient')}  {result.input}: too little detail to hash"
-                f" meaningfully (PDQ quality {result.quality})\n"
+                f"{self._tag('insufficient')}  {result.input}: too little detail to decide"
+                f" (PDQ quality {result.quality})\n"
             )
         elif result.status == ERROR:
             self.out.write(f"{self._tag('ERROR')}  {result.error}\n")
