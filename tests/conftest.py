@@ -111,3 +111,37 @@ def ref_db(tmp_path_factory, pictures) -> Path:
         )
     assert report.added == 1, report.errors
     return path
+
+
+# -- PostgreSQL (tests/postgres_cluster.py) -------------------------------------------------------
+
+
+def pytest_configure(config):
+    from tests.postgres_cluster import begin_run
+
+    begin_run()
+
+
+def pytest_unconfigure(config):
+    from tests.postgres_cluster import end_run
+
+    end_run()
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster():
+    """The run's throwaway PostgreSQL cluster (started on first use), or a skip saying why not."""
+    from tests.postgres_cluster import UnavailableError, shared_cluster
+
+    try:
+        return shared_cluster()
+    except UnavailableError as exc:
+        pytest.skip(f"no PostgreSQL server: {exc}")
+
+
+@pytest.fixture
+def team_db(postgres_cluster):
+    """A fresh, empty database with the owner, curator and scanner roles' URLs; dropped after."""
+    database = postgres_cluster.create_database()
+    yield database
+    postgres_cluster.drop_database(database.name)
