@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,8 @@ def isolated_user_data(tmp_path_factory, monkeypatch):
     """Never read or write the real user's database: point the data dir at a temp folder."""
     home = tmp_path_factory.mktemp("xdg")
     monkeypatch.setenv("XDG_DATA_HOME", str(home))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))  # mirrors of PostgreSQL stores
+    monkeypatch.delenv("PROVCHECK_CACHE_DIR", raising=False)
     monkeypatch.delenv("PROVCHECK_DB", raising=False)
     return home
 
@@ -145,3 +148,29 @@ def team_db(postgres_cluster):
     database = postgres_cluster.create_database()
     yield database
     postgres_cluster.drop_database(database.name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request):
+    """Run a test once per store backend; ``backend.location`` is a fresh, not yet created
+    database of that kind (a SQLite file path, or a PostgreSQL URL of the owner role)."""
+    return request.getfixturevalue(f"_{request.param}_backend")
+
+
+@dataclass(frozen=True)
+class Backend:
+    name: str
+    location: str
+    #: Where a read-only role reads the same database (SQLite: the same file).
+    reader: str
+
+
+@pytest.fixture
+def _sqlite_backend(tmp_path):
+    path = str(tmp_path / "refs.sqlite")
+    return Backend("sqlite", path, path)
+
+
+@pytest.fixture
+def _postgresql_backend(team_db):
+    return Backend("postgresql", team_db.owner, team_db.scanner)

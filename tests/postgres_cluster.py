@@ -175,26 +175,39 @@ class PostgresCluster:
         )
 
 
+#: The README's Team setup: the SQL the administrator runs, which the fixture runs too.
+README = Path(__file__).resolve().parents[1] / "README.md"
+_SQL_MARKER = "<!-- team-setup-sql"
+
+
+def team_setup_sql(readme: Path = README) -> list[str]:
+    """The statements of the README's Team setup SQL block, one per line."""
+    text = readme.read_text(encoding="utf-8")
+    block = text[text.index(_SQL_MARKER) :]
+    block = block[block.index("```sql\n") + len("```sql\n") :]
+    block = block[: block.index("```")]
+    return [line.strip() for line in block.splitlines() if line.strip()]
+
+
 def role_setup(passwords: dict[str, str]) -> list[str]:
-    """Cluster-wide: the three login roles (the README's Team setup, step 1)."""
-    return [f"CREATE ROLE {role} LOGIN PASSWORD '{passwords[role]}'" for role in ROLES]
+    """Cluster-wide: the README's statements up to ``CREATE DATABASE``, with real passwords."""
+    out = []
+    for statement in team_setup_sql():
+        if statement.startswith("CREATE DATABASE"):
+            break
+        role = statement.split()[2]
+        out.append(statement.replace("'...'", f"'{passwords[role]}'"))
+    return out
 
 
 def database_setup(name: str) -> list[str]:
-    """Per database, run by the administrator in it once (the README's Team setup, step 2):
-    nobody else may connect; whatever the owner creates (provcheck's schema, its tables and
-    sequences) is readable by the scanner and readable and writable by the curator."""
-    owner = "FOR ROLE provcheck_owner"
-    return [
-        f'REVOKE ALL ON DATABASE "{name}" FROM PUBLIC',
-        f'GRANT CONNECT, TEMPORARY ON DATABASE "{name}" TO provcheck_curator, provcheck_scanner',
-        f"ALTER DEFAULT PRIVILEGES {owner} GRANT USAGE ON SCHEMAS"
-        " TO provcheck_curator, provcheck_scanner",
-        f"ALTER DEFAULT PRIVILEGES {owner} GRANT SELECT ON TABLES TO provcheck_scanner",
-        f"ALTER DEFAULT PRIVILEGES {owner} GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES"
-        " TO provcheck_curator",
-        f"ALTER DEFAULT PRIVILEGES {owner} GRANT USAGE, SELECT ON SEQUENCES TO provcheck_curator",
-    ]
+    """Per database, run by the administrator in it once: the README's statements after
+    ``\\connect``, for a database called ``name``: nobody else may connect; whatever the owner
+    creates (provcheck's schema, its tables and sequences) is readable by the scanner and
+    readable and writable by the curator."""
+    statements = team_setup_sql()
+    after = statements[statements.index("\\connect provcheck") + 1 :]
+    return [s.replace('"provcheck"', f'"{name}"') for s in after]
 
 
 def _run(args: list[str], run_as: str | None, **kwargs: object) -> subprocess.CompletedProcess:

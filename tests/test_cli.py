@@ -273,18 +273,23 @@ def test_foreign_db_is_refused_untouched(tmp_path, stills):
     assert foreign.read_bytes() == before
 
 
-def test_a_database_server_url_is_refused_not_made_a_file(tmp_path, stills, monkeypatch):
-    """``--db postgresql://...`` once created a SQLite file named ``postgresql:/user@host/db``."""
+def test_a_database_server_url_is_a_server_not_a_file(tmp_path, stills, monkeypatch):
+    """``--db postgresql://...`` once created a SQLite file named ``postgresql:/user@host/db``.
+    Now it names the server (here: a port nobody listens on), whole, and no file appears."""
     workdir = tmp_path / "work"
     workdir.mkdir()
     monkeypatch.chdir(workdir)
     for args in (
         ["db", "add", stills["wesnoth"], "--label", "x", "--category", "game"],
         ["scan", stills["wesnoth"]],
+        ["db", "stats"],
     ):
-        result = run(*args, "--db", "postgresql://user@host/provcheck")
+        result = run(*args, "--db", "postgresql://user:s3cret@127.0.0.1:1/provcheck")
         assert result.exit_code == 2
-        assert "not supported" in result.output
+        assert "provcheck: error: postgresql://user@127.0.0.1:1/provcheck: cannot connect" in (
+            result.output
+        )
+        assert "s3cret" not in result.output
     assert list(workdir.iterdir()) == []
 
 

@@ -49,7 +49,7 @@ phash = 6
 """,
     )
     config = load_config(path)
-    assert config.databases == (tmp_path / "refs" / "newsroom.sqlite",)
+    assert config.databases == (str(tmp_path / "refs" / "newsroom.sqlite"),)
     assert (config.fail_on, config.format, config.limit) == ("match", "json", 3)
     assert config.include == ("*.jpg", "*.png")
     assert config.exclude == ("drafts/*",)
@@ -120,7 +120,7 @@ def test_merge_command_line_wins(tmp_path, monkeypatch):
     assert merged["fail_on"] == "any"  # given on the command line
     assert merged["limit"] == 2  # from the file
     assert merged["fmt"] == "text"  # in neither: the default stays
-    assert merged["dbs"] == (tmp_path / "a.sqlite",)
+    assert merged["dbs"] == (str(tmp_path / "a.sqlite"),)
     assert merged["max_distance"] == {"pdq": 9, "phash": 4}  # per kind, the command line wins
     monkeypatch.setenv("PROVCHECK_DB", "/elsewhere.sqlite")
     assert merge_scan_options(config, options, given=[])["dbs"] == ()  # environment outranks file

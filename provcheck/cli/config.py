@@ -22,7 +22,7 @@ PYPROJECT = "pyproject.toml"
 
 #: Keys a settings table may hold, with what each must be (checked by ``_check``).
 KEYS: Mapping[str, str] = {
-    "databases": "a list of file paths (relative to the config file)",
+    "databases": "a list of file paths (relative to the config file) or postgresql:// URLs",
     "fail_on": "one of any, match, error, never",
     "format": "an output format name",
     "include": "a list of glob strings",
@@ -37,7 +37,7 @@ class ScanConfig:
     """Validated settings from one file; ``None``/empty means "not set in the file"."""
 
     path: Path
-    databases: tuple[Path, ...] = ()
+    databases: tuple[str, ...] = ()
     fail_on: str | None = None
     format: str | None = None
     include: tuple[str, ...] = ()
@@ -116,7 +116,11 @@ def _check(path: Path, table: Mapping[str, Any]) -> ScanConfig:
             values[key] = tuple(items)
     if "databases" in values:
         # Relative to the file, not to wherever the command happens to run.
-        values["databases"] = tuple(path.parent / p for p in values["databases"])
+        from provcheck.store.server_url import is_server_url
+
+        values["databases"] = tuple(
+            p if is_server_url(p) else str(path.parent / p) for p in values["databases"]
+        )
     if "fail_on" in table:
         from provcheck.report.summary import FAIL_ON
 

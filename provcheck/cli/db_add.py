@@ -44,7 +44,7 @@ if TYPE_CHECKING:  # types only: the modules themselves load lazily, inside the 
 def db_add(
     paths: tuple[Path, ...],
     source: SourceInfo,
-    dbs: tuple[Path, ...],
+    dbs: tuple[str, ...],
     jobs: int | None,
     thumbnails: bool,
     frame_every: float,

@@ -117,7 +117,7 @@ def source_options(required: bool) -> Any:
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
-def db_list(dbs: tuple[Path, ...], items_of: int | None, fmt: str) -> None:
+def db_list(dbs: tuple[str, ...], items_of: int | None, fmt: str) -> None:
     """List sources (with item counts and provenance), or the items of one source.
 
     Each database is listed under a line naming it: an id belongs to the database it is listed
@@ -241,7 +241,7 @@ def _holding_source(
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
-def db_stats(dbs: tuple[Path, ...], fmt: str) -> None:
+def db_stats(dbs: tuple[str, ...], fmt: str) -> None:
     """Show what each searched database holds (the bundled pack and your own by default).
 
     \b
@@ -280,7 +280,7 @@ def db_stats(dbs: tuple[Path, ...], fmt: str) -> None:
 @click.option("--source", "source", metavar="ID|LABEL", help="Remove a source and all its items.")
 @click.option("--item", "item", type=int, metavar="ID", help="Remove one item.")
 @db_option
-def db_remove(source: str | None, item: int | None, dbs: tuple[Path, ...]) -> None:
+def db_remove(source: str | None, item: int | None, dbs: tuple[str, ...]) -> None:
     """Remove a source (with its items) or a single item from the one database changes go to
     (--db, else PROVCHECK_DB, else your own; never the bundled pack). Ids are that database's, as
     `provcheck db list --db PATH` shows them. The line printed names what was removed.
@@ -325,3 +325,28 @@ def _remove_item(store: Store, item_id: int) -> str:
     if record.frame_time is not None:
         text += f", frame at {format_frame_time(record.frame_time)}"
     return text
+
+
+@db.command("init")
+@db_option
+def db_init(dbs: tuple[str, ...]) -> None:
+    """Create an empty reference database, or bring an older one's schema up to date.
+
+    Other commands create the database when they first write to it; a shared PostgreSQL store
+    is initialised once by the role that owns it, so that curators and scanners need no right
+    to change its schema (README: Team setup).
+
+    \b
+    Example:
+      provcheck db init --db postgresql://provcheck_owner@db.newsroom.example/provcheck
+    """
+    from provcheck.services.databases import write_database
+    from provcheck.store import open_store
+
+    target = write_database(dbs)
+    with open_store(target, create=True) as store:
+        stats = store.stats()
+    click.echo(
+        f"{target}: provcheck reference database, schema {stats['schema_version']},"
+        f" {stats['items']} items in {stats['sources']} sources"
+    )

@@ -17,8 +17,9 @@ if TYPE_CHECKING:
     from provcheck.signals.c2pa import TrustList
 
 _DB_HELP = (
-    "Database file (repeatable for scans). Default: PROVCHECK_DB, else the bundled pack"
-    " plus your own database for scans, and your own database for changes."
+    "Database: a SQLite file, or a PostgreSQL server as postgresql://USER@HOST:PORT/DB"
+    " (repeatable for scans). Default: PROVCHECK_DB, else the bundled pack plus your own"
+    " database for scans, and your own database for changes."
 )
 
 
@@ -86,9 +87,8 @@ def open_output(stack: ExitStack, output: Path | None) -> IO[str]:
         raise UsageError(f"{output}: cannot write the report ({exc.strerror or exc})") from None
 
 
-db_option = click.option(
-    "--db", "dbs", multiple=True, type=click.Path(path_type=Path), help=_DB_HELP
-)
+# Plain text, not click.Path: a path type turns the '//' of postgresql://host/db into '/'.
+db_option = click.option("--db", "dbs", multiple=True, metavar="FILE|URL", help=_DB_HELP)
 jobs_option = click.option(
     "--jobs",
     "-j",

@@ -47,7 +47,7 @@ _EXPORT_FORMATS = ("jsonl", "pdq", "threatexchange", "vpdq")
 )
 @click.option("--name", "name", help="The pack's name, recorded by the desks that import it.")
 def db_export(
-    dbs: tuple[Path, ...],
+    dbs: tuple[str, ...],
     output: Path | None,
     fmt: str,
     thumbnails: bool,
@@ -117,7 +117,7 @@ def db_export(
 def db_import(
     pack: str,
     source: SourceInfo | None,
-    dbs: tuple[Path, ...],
+    dbs: tuple[str, ...],
     sha256: str | None,
     verify_key: Path | None,
     signature: str | None,

@@ -120,7 +120,7 @@ if TYPE_CHECKING:
 @c2pa_trust_option
 def scan(
     targets: tuple[str, ...],
-    dbs: tuple[Path, ...],
+    dbs: tuple[str, ...],
     fmt: str,
     output: Path | None,
     include: tuple[str, ...],

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -53,7 +52,7 @@ if TYPE_CHECKING:
 )
 @c2pa_trust_option
 def serve(
-    dbs: tuple[Path, ...],
+    dbs: tuple[str, ...],
     host: str,
     port: int,
     token: str | None,

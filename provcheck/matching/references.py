@@ -9,9 +9,9 @@ import numpy as np
 
 from provcheck.search.hash_index import HammingIndex
 from provcheck.search.keypoint_index import MAX_RETRIEVAL_ITEMS, KeypointIndex
+from provcheck.search.tiered_keypoints import KeypointSearch
 from provcheck.store.interface import Store
 from provcheck.store.records import KindArrays
-from provcheck.store.sidecars import load_keypoints, load_search
 
 
 class ReferenceSet:
@@ -28,29 +28,29 @@ class ReferenceSet:
         self.arrays: dict[str, KindArrays] = {}
         self.indexes: dict[str, HammingIndex] = {}
         for kind in kinds:
-            self.arrays[kind], self.indexes[kind] = load_search(store, kind)
+            self.arrays[kind], self.indexes[kind] = store.search_index(kind)
         self._feature_items = store.feature_item_ids()  # sorted
         #: Keypoint retrieval indexes at most MAX_RETRIEVAL_ITEMS items (reported per database);
         #: past it only hash candidates are verified.
         self.keypoint_retrieval = len(self._feature_items) <= MAX_RETRIEVAL_ITEMS
-        self._keypoints: KeypointIndex | None = None
+        self._keypoints: KeypointSearch | None = None
 
     @property
-    def keypoints(self) -> KeypointIndex:
+    def keypoints(self) -> KeypointSearch:
         """The keypoint retrieval index, loaded on first use: a hash-only scan
         (``--no-keypoints``) never needs it, and loading it costs ~0.3 s at 100k references."""
         if self._keypoints is None:
             with self.store_lock:
                 if self._keypoints is None:
                     self._keypoints = (
-                        load_keypoints(self.store)
+                        self.store.keypoint_index()
                         if self.keypoint_retrieval
                         else KeypointIndex.build(np.zeros(0, np.int64), np.zeros((0, 32), np.uint8))
                     )
         return self._keypoints
 
     @keypoints.setter
-    def keypoints(self, index: KeypointIndex) -> None:
+    def keypoints(self, index: KeypointSearch) -> None:
         self._keypoints = index
 
     def has_features(self, item_id: int) -> bool:

@@ -154,21 +154,39 @@ class KeypointIndex:
         query = np.ascontiguousarray(query, dtype=np.uint8).reshape(-1, 32)
         if len(self) == 0 or len(query) == 0:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        slots = query.view("<u2").astype(np.int64) + np.arange(KEYPOINT_CHUNKS) * _TABLE
-        slots = slots.ravel()  # query-major: slot k belongs to query row k // 16
-        lo = self._starts[slots].astype(np.int64)
-        lengths = self._starts[slots + 1].astype(np.int64) - lo
+        slots = query_slots(query)
+        lo, lengths = self.slot_runs(slots)
         lengths[lengths > self.stop_word] = 0
+        return self.expand_runs(slots, lo, lengths)
+
+    def slot_runs(self, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Where each probed slot's run of rows starts in its chunk's order, and its length."""
+        lo = self._starts[slots].astype(np.int64)
+        return lo, self._starts[slots + 1].astype(np.int64) - lo
+
+    def expand_runs(
+        self, slots: np.ndarray, lo: np.ndarray, lengths: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(query row, stored row) pairs of the given runs (a length of 0 skips a slot)."""
         total = int(lengths.sum())
         if total == 0:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
         # Runs of the flattened order array, expanded without a Python loop.
-        base = lo + np.tile(np.arange(KEYPOINT_CHUNKS, dtype=np.int64) * len(self), len(query))
+        n_query = len(slots) // KEYPOINT_CHUNKS
+        base = lo + np.tile(np.arange(KEYPOINT_CHUNKS, dtype=np.int64) * len(self), n_query)
         ends = np.cumsum(lengths)
         offsets = np.arange(total, dtype=np.int64) - np.repeat(ends - lengths, lengths)
         rows = self._flat_order[np.repeat(base, lengths) + offsets].astype(np.int64)
         q_rows = np.repeat(np.arange(len(slots), dtype=np.int64) // KEYPOINT_CHUNKS, lengths)
         return q_rows, rows
+
+    def close_owners(
+        self, query: np.ndarray, q_rows: np.ndarray, s_rows: np.ndarray, max_distance: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(owner, query row) of the candidate pairs within ``max_distance`` bits."""
+        xor = np.take(self._words, s_rows, axis=0) ^ np.take(query.view("<u8"), q_rows, axis=0)
+        close = row_distances(xor) <= max_distance
+        return self._owners[s_rows[close]], q_rows[close]
 
     def votes(self, query: np.ndarray | None, max_distance: int) -> dict[int, Votes]:
         """Items owning a descriptor within ``max_distance`` of some query keypoint.
@@ -191,15 +209,25 @@ class KeypointIndex:
         q_rows, s_rows = self.candidates(query)
         if len(q_rows) == 0:
             return VoteArrays.empty()
-        xor = np.take(self._words, s_rows, axis=0) ^ np.take(query.view("<u8"), q_rows, axis=0)
-        close = row_distances(xor) <= max_distance
-        owners = self._owners[s_rows[close]]
-        keys = np.unique(owners * len(query) + q_rows[close])  # one vote per (item, keypoint)
-        if len(keys) == 0:
-            return VoteArrays.empty()
-        voter = keys % len(query)
-        items, first, counts = np.unique(keys // len(query), return_index=True, return_counts=True)
-        # Inverse document frequency: a keypoint voting for many items says little about each.
-        reach = np.bincount(voter, minlength=len(query))[voter]
-        weights = np.log((self.items + 1) / reach)
-        return VoteArrays(items, counts, np.add.reduceat(weights, first))
+        owners, voters = self.close_owners(query, q_rows, s_rows, max_distance)
+        return tally_votes(owners, voters, len(query), self.items)
+
+
+def query_slots(query: np.ndarray) -> np.ndarray:
+    """The ``starts`` slot each query row probes in each chunk, query-major (slot k belongs to
+    query row k // 16)."""
+    return (query.view("<u2").astype(np.int64) + np.arange(KEYPOINT_CHUNKS) * _TABLE).ravel()
+
+
+def tally_votes(owners: np.ndarray, voters: np.ndarray, n_query: int, items: int) -> VoteArrays:
+    """Votes per item from the close (owner, query row) pairs of ``n_query`` query keypoints
+    over an index of ``items`` items."""
+    keys = np.unique(owners * n_query + voters)  # one vote per (item, keypoint)
+    if len(keys) == 0:
+        return VoteArrays.empty()
+    voter = keys % n_query
+    found, first, counts = np.unique(keys // n_query, return_index=True, return_counts=True)
+    # Inverse document frequency: a keypoint voting for many items says little about each.
+    reach = np.bincount(voter, minlength=n_query)[voter]
+    weights = np.log((items + 1) / reach)
+    return VoteArrays(found, counts, np.add.reduceat(weights, first))

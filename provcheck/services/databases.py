@@ -1,9 +1,11 @@
 """Which databases a command reads and which one it writes, and the references a scan searches.
 
-Scans search exactly the ``--db`` files (or ``PROVCHECK_DB``) when given; otherwise the bundled pack
-plus the user's own database if it exists. Writes go to one database only, never the bundled pack.
-``open_references`` opens what a scan searches and builds the matcher over it: the set-up that the
-``scan`` command and the ``serve`` service share.
+Scans search exactly the ``--db`` databases (or ``PROVCHECK_DB``) when given; otherwise the bundled
+pack plus the user's own database if it exists. Writes go to one database only, never the bundled
+pack. A database is a SQLite file or a PostgreSQL server's ``postgresql://`` URL; nothing here
+asks which. ``open_references`` opens what a scan searches and builds the matcher over it: the
+set-up that the ``scan`` command and the ``serve`` service share; ``References.refresh`` brings it
+up to date with what colleagues added since (``serve`` calls it every second).
 """
 
 from __future__ import annotations
@@ -18,13 +20,15 @@ from provcheck.errors import DatabaseError, UsageError
 from provcheck.matching.matcher import Matcher
 from provcheck.matching.references import ReferenceSet
 from provcheck.store import Store, bundled_pack_path, default_db_path, open_store
+from provcheck.store.locations import Location, as_location
+from provcheck.store.server_url import split_locations
 
 ENV_VAR = "PROVCHECK_DB"
 
 
 @dataclass(frozen=True, slots=True)
 class DatabaseRef:
-    path: Path
+    path: Location  # str() of a server URL is its display form, without the password
     role: str  # "bundled" | "user" | "given"
 
     @property
@@ -32,15 +36,15 @@ class DatabaseRef:
         return self.role == "bundled"
 
 
-def _from_env() -> list[Path]:
-    value = os.environ.get(ENV_VAR, "").strip()
-    return [Path(p) for p in value.split(os.pathsep) if p.strip()] if value else []
+def _from_env() -> list[Location]:
+    """``PROVCHECK_DB``: locations separated by ``os.pathsep`` (a URL's own colons kept)."""
+    return [as_location(p) for p in split_locations(os.environ.get(ENV_VAR, ""))]
 
 
-def search_databases(given: Sequence[Path] = ()) -> list[DatabaseRef]:
-    explicit = list(given) or _from_env()
+def search_databases(given: Sequence[Location | str] = ()) -> list[DatabaseRef]:
+    explicit = [as_location(g) for g in given] or _from_env()
     if explicit:
-        return [DatabaseRef(Path(p), "given") for p in explicit]
+        return [DatabaseRef(p, "given") for p in explicit]
     refs = []
     pack = bundled_pack_path()
     if pack.exists():
@@ -51,14 +55,14 @@ def search_databases(given: Sequence[Path] = ()) -> list[DatabaseRef]:
     return refs
 
 
-def write_database(given: Sequence[Path] = ()) -> Path:
+def write_database(given: Sequence[Location | str] = ()) -> Location:
     """The single database that ``db add``/``import``/``remove`` change."""
-    explicit = list(given) or _from_env()
+    explicit = [as_location(g) for g in given] or _from_env()
     if len(explicit) > 1:
         raise UsageError(
             f"this command writes to one database; got {len(explicit)} (--db or {ENV_VAR})"
         )
-    return Path(explicit[0]) if explicit else default_db_path()
+    return explicit[0] if explicit else default_db_path()
 
 
 def open_for_search(refs: Sequence[DatabaseRef]) -> list[Store]:
@@ -74,8 +78,9 @@ def open_for_search(refs: Sequence[DatabaseRef]) -> list[Store]:
     return stores
 
 
-def _writable(path: Path) -> bool:
-    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+def _writable(path: Location) -> bool:
+    """A file we may write to (a server is always read as read-only by scans)."""
+    return isinstance(path, Path) and os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
 
 
 def describe(store: Store, ref: DatabaseRef) -> dict[str, object]:
@@ -99,6 +104,27 @@ class References:
     stores: list[Store]
     matcher: Matcher
     databases: list[dict[str, Any]] = field(default_factory=list)
+    #: Each store's ``change_token()`` when its references were loaded.
+    tokens: list[object] = field(default_factory=list)
+
+    def refresh(self) -> bool:
+        """Reload the references of every database that changed since they were loaded; True if
+        any did. Requests already matching keep the sets they started with: the new sets (their
+        keypoint index loaded here, not by the next request) replace the old ones in one step."""
+        sets = list(self.matcher.sets)
+        changed = False
+        for i, store in enumerate(self.stores):
+            token = store.change_token()
+            if token == self.tokens[i]:
+                continue
+            fresh = ReferenceSet(store, SEARCH_KINDS)
+            if fresh.keypoint_retrieval:
+                _ = fresh.keypoints
+            sets[i], self.tokens[i], changed = fresh, token, True
+        if changed:
+            self.databases = _described(self.stores, self.refs, sets)
+            self.matcher.sets = sets
+        return changed
 
     def close(self) -> None:
         for store in self.stores:
@@ -111,8 +137,17 @@ class References:
         self.close()
 
 
+def _described(
+    stores: Sequence[Store], refs: Sequence[DatabaseRef], sets: Sequence[ReferenceSet]
+) -> list[dict[str, Any]]:
+    return [
+        {**describe(s, r), "keypoint_retrieval": ref_set.keypoint_retrieval}
+        for s, r, ref_set in zip(stores, refs, sets, strict=True)
+    ]
+
+
 def open_references(
-    dbs: Sequence[Path] = (), max_distances: Mapping[str, int] | None = None
+    dbs: Sequence[Location | str] = (), max_distances: Mapping[str, int] | None = None
 ) -> References:
     """Resolve ``dbs`` (``--db``, else ``PROVCHECK_DB``, else the defaults), open them and load
     every reference index into memory once."""
@@ -123,14 +158,11 @@ def open_references(
         )
     stores = open_for_search(refs)
     try:
+        tokens = [s.change_token() for s in stores]  # before loading: a change meanwhile shows
         sets = [ReferenceSet(s, SEARCH_KINDS) for s in stores]
-        databases = [
-            {**describe(s, r), "keypoint_retrieval": ref_set.keypoint_retrieval}
-            for s, r, ref_set in zip(stores, refs, sets, strict=True)
-        ]
         matcher = Matcher(sets, max_distances)
     except BaseException:
         for store in stores:
             store.close()
         raise
-    return References(refs, stores, matcher, databases)
+    return References(refs, stores, matcher, _described(stores, refs, sets), tokens)

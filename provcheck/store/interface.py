@@ -16,6 +16,8 @@ from typing import Protocol
 
 import numpy as np
 
+from provcheck.search.hash_index import HammingIndex
+from provcheck.search.tiered_keypoints import KeypointSearch
 from provcheck.signals.keypoints import Features
 from provcheck.signals.thumbnail import Thumbnail
 from provcheck.store.records import (
@@ -27,13 +29,15 @@ from provcheck.store.records import (
     SourceInfo,
     StoredHash,
 )
+from provcheck.store.server_url import ServerURL
 
 
 class Store(Protocol):
     """An open reference database. Close it (or use ``with``) when done."""
 
-    #: Where the database lives: names it in messages and keys its sidecar folder.
-    path: Path
+    #: Where the database lives: a SQLite file, or a server (``str()`` of a ``ServerURL`` is its
+    #: display form, without the password): names it in messages and reports.
+    path: Path | ServerURL
     writable: bool
 
     def __enter__(self) -> Store: ...
@@ -108,6 +112,22 @@ class Store(Protocol):
     def counts(self) -> dict[str, int]: ...
 
     def stats(self) -> dict[str, object]: ...
+
+    # -- what a scan searches -------------------------------------------------------------------
+
+    def search_index(self, kind: str) -> tuple[KindArrays, HammingIndex]:
+        """The arrays and index to search ``kind`` in, current as of this call (SQLite: the
+        packed blob or the memory-mapped sidecar; PostgreSQL: the local mirror, synced)."""
+        ...
+
+    def keypoint_index(self) -> KeypointSearch:
+        """The keypoint retrieval index over every item with keypoints, current as of this call."""
+        ...
+
+    def change_token(self) -> object:
+        """A cheap value that changes whenever what a scan searches changed: ``serve`` compares it
+        to reload its references without a restart."""
+        ...
 
     # -- search arrays (derived data; see ``provcheck.store.sidecars``) ------------------------
 

@@ -7,26 +7,43 @@ from pathlib import Path
 
 from provcheck.errors import DatabaseError
 from provcheck.store.interface import Store
+from provcheck.store.server_url import ServerURL, is_server_url
 from provcheck.store.sqlite.opening import open_sqlite
+
+#: What ``--db`` names: a SQLite file, or a database server by its URL.
+Location = Path | ServerURL
+
+
+def as_location(value: str | Path | ServerURL) -> Location:
+    """A location from the text a user gave (a URL stays whole; anything else is a path)."""
+    if isinstance(value, ServerURL | Path):
+        return value
+    return ServerURL(value.strip()) if is_server_url(value) else Path(value)
+
 
 #: Location prefixes of database servers (a path given as ``--db`` arrives with its ``//``
 #: collapsed to ``/`` by the path type).
 _SERVER_SCHEMES = ("postgresql:", "postgres:")
 
 
-def open_store(path: Path, *, create: bool = False, readonly: bool = False) -> Store:
-    """Open the reference database at ``path``.
+def open_store(path: Location | str, *, create: bool = False, readonly: bool = False) -> Store:
+    """Open the reference database at ``path`` (a SQLite file, or a ``postgresql://`` URL).
 
     ``create`` makes a new database where none exists; otherwise a missing one is an error.
     ``readonly`` opens without ever writing (the bundled pack, shared read-only copies). A file
     that is not a provcheck database is refused untouched.
     """
-    if str(path).lower().startswith(_SERVER_SCHEMES):
+    location = as_location(path)
+    if isinstance(location, ServerURL):
+        from provcheck.store.postgres.opening import open_postgres
+
+        return open_postgres(location, create=create, readonly=readonly)
+    if str(location).lower().startswith(_SERVER_SCHEMES):
         raise DatabaseError(
-            f"{path}: database server URLs are not supported by this provcheck;"
-            " give the path of a SQLite database file"
+            f"{location}: a database URL given as a file path (its '//' lost on the way);"
+            " pass it as text"
         )
-    return open_sqlite(path, create=create, readonly=readonly)
+    return open_sqlite(location, create=create, readonly=readonly)
 
 
 def default_db_path() -> Path:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from provcheck.search.hash_index import wants_multi_index
+from provcheck.search.hash_index import HammingIndex, wants_multi_index
+from provcheck.search.keypoint_index import KeypointIndex
 from provcheck.signals.hashes import get_hasher
 from provcheck.signals.keypoints import RETRIEVAL_FEATURES, Features
 from provcheck.store.records import FEATURE_KIND, KindArrays
+from provcheck.store.sidecars import load_keypoints, load_search
 from provcheck.store.sqlite.reads import SqliteReads
 
 #: Items with keypoints up to which their retrieval descriptors are also packed in SQLite (one
@@ -44,6 +46,15 @@ class SqlitePacking(SqliteReads):
             "SELECT id, kind, hex(bits) FROM hashes WHERE id = (SELECT max(id) FROM hashes)"
         ).fetchone()
         return {"generation": self.generation(), "last_hash": list(row) if row else None}
+
+    def search_index(self, kind: str) -> tuple[KindArrays, HammingIndex]:
+        return load_search(self, kind)  # type: ignore[arg-type]
+
+    def keypoint_index(self) -> KeypointIndex:
+        return load_keypoints(self)  # type: ignore[arg-type]
+
+    def change_token(self) -> object:
+        return self.content_key()
 
     def hash_count(self, kind: str) -> int:
         """How many hashes of ``kind`` the database holds (read from the ``hashes_kind_item``

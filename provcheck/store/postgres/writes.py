@@ -1,0 +1,205 @@
+"""The PostgreSQL backend's write side: sources, items, hashes, previews and keypoints, in
+all-or-nothing transactions that several writers on several machines may run at once.
+
+- Idempotent and race-free: every insert goes through a unique index with ``ON CONFLICT DO
+  NOTHING``, so two curators adding the same file at once store it once (the second waits for the
+  first to commit, then finds it there).
+- Each change runs in a ``transaction`` (``provcheck.store.postgres.transactions``): all or
+  nothing, and in commit order for the scanners' mirrors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from itertools import islice
+
+from provcheck.errors import DatabaseError, UsageError
+from provcheck.signals.keypoints import Features
+from provcheck.signals.thumbnail import MIME_TYPES, Thumbnail
+from provcheck.store.postgres.transactions import PostgresTransactions
+from provcheck.store.records import NewItem, SourceInfo, StoredHash
+
+_IDENTITY = "(source_id, item_key, COALESCE(frame_time, -1.0))"
+_ITEM_COLUMNS = "source_id, origin, item_key, sha256, width, height, frame_time"
+_HASH_COLUMNS = "item_id, kind, bits, quality, rx, ry, rw, rh"
+
+
+def _hash_rows(item_id: int, hashes: Iterable[StoredHash]) -> list[tuple[object, ...]]:
+    return [
+        (item_id, h.hash.kind, h.hash.bits, h.quality, *(h.region or (None,) * 4)) for h in hashes
+    ]
+
+
+class PostgresWrites(PostgresTransactions):
+    """Reads, plus every change; each change runs inside ``transaction``."""
+
+    def ensure_source(self, info: SourceInfo) -> tuple[int, bool]:
+        """The id of the source labelled ``info.label``, created if new. Returns (id, created).
+
+        As on SQLite: re-adding fills in missing provenance and refuses contradicting provenance.
+        The row is locked while it is compared, so two writers cannot both fill a field in.
+        """
+        with self._writing():
+            created = self._db.scalar(
+                "INSERT INTO sources (label, category, url, first_seen, license, notes)"
+                " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (label) DO NOTHING RETURNING id",
+                (info.label, info.category, info.url, info.first_seen, info.license, info.notes),
+            )
+            if created is not None:
+                return int(created), True
+            row = self._db.one(
+                "SELECT id, label, category, url, first_seen, license, notes FROM sources"
+                " WHERE label = %s FOR NO KEY UPDATE",
+                (info.label,),
+            )
+            if row is None:  # removed between the two statements
+                raise DatabaseError(f"{self._db.where}: source {info.label!r} was just removed")
+            source_id, old = int(row[0]), SourceInfo(*row[1:])
+            if old.category != info.category:
+                raise UsageError(
+                    f"source {info.label!r} is already in the database as category"
+                    f" {old.category!r}; use that category or another label"
+                )
+            for name in ("url", "first_seen", "license", "notes"):
+                new_value, old_value = getattr(info, name), getattr(old, name)
+                if new_value is None or new_value == old_value:
+                    continue
+                if old_value is not None:
+                    raise UsageError(
+                        f"source {info.label!r} already has {name.replace('_', '-')}"
+                        f" {old_value!r}; refusing to change it to {new_value!r} (use another"
+                        " label)"
+                    )
+                self._db.execute(
+                    f"UPDATE sources SET {name} = %s WHERE id = %s", (new_value, source_id)
+                )
+            return source_id, False
+
+    def remove_source(self, source_id: int) -> int:
+        """Delete a source and all its items; returns how many items went with it."""
+        with self._writing():
+            self._batch_id()  # the deleted items' tombstones carry this batch
+            n = int(
+                self._db.scalar("SELECT count(*) FROM items WHERE source_id = %s", (source_id,))
+            )
+            if self._db.execute("DELETE FROM sources WHERE id = %s", (source_id,)).rowcount == 0:
+                raise UsageError(f"no source with id {source_id} in {self.path}")
+        return n
+
+    def remove_item(self, item_id: int) -> None:
+        with self._writing():
+            self._batch_id()
+            if self._db.execute("DELETE FROM items WHERE id = %s", (item_id,)).rowcount == 0:
+                raise UsageError(f"no item with id {item_id} in {self.path}")
+
+    def add_item(
+        self,
+        source_id: int,
+        *,
+        origin: str,
+        item_key: str,
+        hashes: Sequence[StoredHash],
+        sha256: str | None = None,
+        width: int | None = None,
+        height: int | None = None,
+        frame_time: float | None = None,
+    ) -> tuple[int, bool]:
+        """Store an item with its hashes unless the source already holds it. Returns (id, added)."""
+        with self._writing():
+            self._batch_id()
+            item_id = self._db.scalar(
+                f"INSERT INTO items ({_ITEM_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+                f" ON CONFLICT {_IDENTITY} DO NOTHING RETURNING id",
+                (source_id, origin, item_key, sha256, width, height, frame_time),
+            )
+            if item_id is None:
+                present = self._db.scalar(
+                    "SELECT id FROM items WHERE source_id = %s AND item_key = %s"
+                    " AND COALESCE(frame_time, -1.0) = COALESCE(%s::float8, -1.0)",
+                    (source_id, item_key, frame_time),
+                )
+                return int(present), False
+            with self._db.errors():
+                self._db.raw.cursor().executemany(
+                    f"INSERT INTO hashes ({_HASH_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                    _hash_rows(int(item_id), hashes),
+                )
+            return int(item_id), True
+
+    def add_items_bulk(self, items: Iterable[NewItem], chunk: int = 50_000) -> tuple[int, int]:
+        """Store many items at once, skipping those already held. Returns (added, present).
+
+        One ``INSERT ... SELECT FROM unnest`` per chunk (the rows that went in come back from
+        ``RETURNING``), then the new items' hashes, keypoint-free, by ``COPY``. Call it inside
+        ``transaction()`` so a failure anywhere undoes every chunk.
+        """
+        self._require_writable()
+        if not self._in_tx:
+            raise DatabaseError("internal error: add_items_bulk must run inside a transaction")
+        self._batch_id()
+        added = present = 0
+        iterator = iter(items)
+        while batch := list(islice(iterator, chunk)):
+            new = self._add_chunk(batch)
+            added += new
+            present += len(batch) - new
+        return added, present
+
+    def _add_chunk(self, batch: list[NewItem]) -> int:
+        unique: dict[tuple[int, str, float], NewItem] = {}
+        for item in batch:
+            unique.setdefault(item.identity, item)  # the first occurrence wins, as in add_item
+        columns = list(
+            zip(
+                *(
+                    (i.source_id, i.origin, i.item_key, i.sha256, i.width, i.height, i.frame_time)
+                    for i in unique.values()
+                ),
+                strict=True,
+            )
+        )
+        rows = self._db.all(
+            f"INSERT INTO items ({_ITEM_COLUMNS}) SELECT * FROM unnest(%s::bigint[], %s::text[],"
+            " %s::text[], %s::text[], %s::integer[], %s::integer[], %s::float8[])"
+            f" ON CONFLICT {_IDENTITY} DO NOTHING"
+            " RETURNING id, source_id, item_key, COALESCE(frame_time, -1.0)",
+            [list(c) for c in columns],
+        )
+        new_ids = {(int(s), str(k), float(t)): int(i) for i, s, k, t in rows}
+        with self._db.errors():
+            cursor = self._db.raw.cursor()
+            with cursor.copy(f"COPY hashes ({_HASH_COLUMNS}) FROM STDIN") as copy:
+                for key, item in unique.items():
+                    if (item_id := new_ids.get(key)) is not None:
+                        for row in _hash_rows(item_id, item.hashes):
+                            copy.write_row(row)
+            thumbs = [
+                (item_id, item.thumbnail.mime, item.thumbnail.data)
+                for key, item in unique.items()
+                if item.thumbnail is not None and (item_id := new_ids.get(key)) is not None
+            ]
+            if thumbs:
+                with cursor.copy("COPY thumbnails (item_id, mime, data) FROM STDIN") as copy:
+                    for row in thumbs:
+                        copy.write_row(row)
+        return len(new_ids)
+
+    def put_thumbnail(self, item_id: int, thumbnail: Thumbnail) -> None:
+        """Store ``item_id``'s preview unless it already has one."""
+        if thumbnail.mime not in MIME_TYPES:
+            raise ValueError(f"unsupported thumbnail type {thumbnail.mime!r}")
+        with self._writing():
+            self._db.execute(
+                "INSERT INTO thumbnails (item_id, mime, data) VALUES (%s, %s, %s)"
+                " ON CONFLICT (item_id) DO NOTHING",
+                (item_id, thumbnail.mime, thumbnail.data),
+            )
+
+    def put_features(self, item_id: int, features: Features) -> None:
+        with self._writing():
+            self._batch_id()
+            self._db.execute(
+                "INSERT INTO features (item_id, data) VALUES (%s, %s) ON CONFLICT (item_id)"
+                " DO UPDATE SET data = excluded.data, batch_id = excluded.batch_id",
+                (item_id, features.to_blob()),
+            )
