@@ -163,14 +163,17 @@ class Backend:
     location: str
     #: Where a read-only role reads the same database (SQLite: the same file).
     reader: str
+    #: How outputs name ``location`` (a URL without its password).
+    display: str
 
 
 @pytest.fixture
 def _sqlite_backend(tmp_path):
     path = str(tmp_path / "refs.sqlite")
-    return Backend("sqlite", path, path)
+    return Backend("sqlite", path, path, path)
 
 
 @pytest.fixture
 def _postgresql_backend(team_db):
-    return Backend("postgresql", team_db.owner, team_db.scanner)
+    display = team_db.url("provcheck_owner", password=False)
+    return Backend("postgresql", team_db.owner, team_db.scanner, display)

@@ -6,6 +6,7 @@ import json
 import threading
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -19,7 +20,10 @@ def run(*args, input=None):
 
 
 @pytest.fixture
-def ref_db(db_path, stills):
+def ref_db(backend, stills):
+    """A reference database holding the Wesnoth still: once a SQLite file, once a PostgreSQL
+    store (its owner's URL), so every command below is tested on both backends."""
+    db_path = backend.location
     result = run(
         "db",
         "add",
@@ -149,7 +153,7 @@ def test_bad_inputs_are_reported_and_the_batch_goes_on(ref_db, stills, tmp_path)
     empty.write_bytes(b"")
     text = tmp_path / "notes.png"
     text.write_text("hello")
-    before = ref_db.read_bytes()
+    before = _contents(ref_db)
     result = run(
         "scan",
         empty,
@@ -166,7 +170,14 @@ def test_bad_inputs_are_reported_and_the_batch_goes_on(ref_db, stills, tmp_path)
     assert statuses == ["error", "error", "error", "match"]
     errors = [r["error"] for r in json.loads(result.stdout)["results"][:3]]
     assert "empty.jpg" in errors[0] and "notes.png" in errors[1] and "missing.jpg" in errors[2]
-    assert ref_db.read_bytes() == before
+    assert _contents(ref_db) == before
+
+
+def _contents(db: str) -> bytes:
+    """A SQLite file's bytes; a server store's full export (previews included)."""
+    if db.startswith("postgresql://"):
+        return run("db", "export", "--thumbnails", "--db", db).stdout.encode()
+    return Path(db).read_bytes()
 
 
 @pytest.mark.parametrize(

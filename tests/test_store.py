@@ -1,4 +1,6 @@
-"""The reference database: provenance, idempotence, refusal of foreign files, search arrays."""
+"""The reference database: provenance, idempotence, refusal of foreign files, search arrays.
+
+Tests taking ``backend`` run once on a SQLite file and once on a PostgreSQL store."""
 
 from __future__ import annotations
 
@@ -34,7 +36,8 @@ def test_missing_database_is_an_error_unless_created(db_path):
         open_store(db_path)
 
 
-def test_add_item_is_idempotent_per_source_and_frame_time(db_path):
+def test_add_item_is_idempotent_per_source_and_frame_time(backend):
+    db_path = backend.location
     with open_store(db_path, create=True) as store, store.transaction():
         source, created = store.ensure_source(GAME)
         assert created
@@ -51,7 +54,8 @@ def test_add_item_is_idempotent_per_source_and_frame_time(db_path):
         assert store.stats()["video_frames"] == 1
 
 
-def test_source_label_fills_missing_provenance_but_refuses_contradictions(db_path):
+def test_source_label_fills_missing_provenance_but_refuses_contradictions(backend):
+    db_path = backend.location
     with open_store(db_path, create=True) as store, store.transaction():
         sid, _ = store.ensure_source(SourceInfo("Clip", "footage"))
         same, created = store.ensure_source(SourceInfo("Clip", "footage", url="https://x.example"))
@@ -77,7 +81,8 @@ def test_source_info_validates(field, value, message):
         SourceInfo(**kwargs)
 
 
-def test_remove_source_cascades_to_items_and_hashes(db_path):
+def test_remove_source_cascades_to_items_and_hashes(backend):
+    db_path = backend.location
     with open_store(db_path, create=True) as store:
         with store.transaction():
             sid, _ = store.ensure_source(GAME)
@@ -92,7 +97,8 @@ def test_remove_source_cascades_to_items_and_hashes(db_path):
             store.remove_item(999)
 
 
-def test_search_arrays_follow_changes(db_path):
+def test_search_arrays_follow_changes(backend):
+    db_path = backend.location
     with open_store(db_path, create=True) as store:
         with store.transaction():
             sid, _ = store.ensure_source(GAME)
@@ -108,7 +114,8 @@ def test_search_arrays_follow_changes(db_path):
         assert store.kind_arrays("phash").codes.shape == (1, 8)
 
 
-def test_failed_transaction_leaves_nothing_behind(db_path):
+def test_failed_transaction_leaves_nothing_behind(backend):
+    db_path = backend.location
     with open_store(db_path, create=True) as store:
         with pytest.raises(RuntimeError), store.transaction():
             sid, _ = store.ensure_source(GAME)
@@ -150,7 +157,8 @@ def test_newer_schema_is_refused(db_path):
         open_store(db_path)
 
 
-def test_readonly_store_refuses_writes(db_path):
+def test_readonly_store_refuses_writes(backend):
+    db_path = backend.location
     open_store(db_path, create=True).close()
     with (
         open_store(db_path, readonly=True) as store,

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import sys
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -18,6 +20,7 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 
 from provcheck import __version__
+from provcheck.errors import ProvcheckError
 from provcheck.matching.verdict import STATUSES, ScanResult, judge
 from provcheck.media.targets import Target
 from provcheck.media.webpage import DEFAULT_MAX_IMAGES
@@ -40,6 +43,8 @@ class ServeSettings:
     allow_private: bool = False
     page_images: int = DEFAULT_MAX_IMAGES
     c2pa_trust: TrustList | None = None  # PEM anchors for C2PA signers (--c2pa-trust)
+    #: Seconds between checks for references colleagues added (``References.refresh``).
+    refresh_s: float = 1.0
 
 
 @dataclass(slots=True)
@@ -71,12 +76,37 @@ class ScanService:
             warm.result()
         self.counters = _Counters()
         self._closed = False
+        self._stop = threading.Event()
+        self._refresher = threading.Thread(
+            target=self._keep_fresh, name="provcheck-refresh", daemon=True
+        )
+        self._refresher.start()
+
+    def _keep_fresh(self) -> None:
+        """Every ``refresh_s``: load what changed in the databases (a colleague's new
+        references are matchable without a restart). A failed check (the server unreachable for
+        a moment) is reported once per failure and the loaded references stay in use."""
+        while not self._stop.wait(self.settings.refresh_s):
+            try:
+                if self.references.refresh():
+                    self.database_stats = [
+                        {"role": ref.role, **store.stats()}
+                        for store, ref in zip(
+                            self.references.stores, self.references.refs, strict=True
+                        )
+                    ]
+            except ProvcheckError as exc:
+                print(
+                    f"provcheck serve: warning: could not reload references: {exc}", file=sys.stderr
+                )
 
     def close(self) -> None:
         """Stop the workers and close the databases; safe to call more than once."""
         if self._closed:
             return
         self._closed = True
+        self._stop.set()
+        self._refresher.join()
         self.pool.shutdown(wait=True, cancel_futures=True)
         self.references.close()
 
