@@ -165,3 +165,22 @@ def test_readonly_store_refuses_writes(backend):
         pytest.raises(DatabaseError, match="read-only"),
     ):
         store.ensure_source(GAME)
+
+
+def test_processes_creating_one_new_file_at_once_all_succeed(tmp_path):
+    """Two ``db add`` starting together on a new file once failed with 'could not upgrade the
+    schema (table meta already exists)': each read the version before taking the write lock."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "new.sqlite"
+    code = (
+        "import sys; from provcheck.store import open_store\n"
+        "open_store(sys.argv[1], create=True).close()\n"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, str(path)], stderr=subprocess.PIPE, text=True)
+        for _ in range(6)
+    ]
+    outcomes = [(p.communicate()[1], p.returncode) for p in procs]
+    assert [err for err, code in outcomes if code != 0] == []

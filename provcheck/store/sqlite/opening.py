@@ -104,6 +104,9 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
         return
     try:
         conn.execute("BEGIN IMMEDIATE")
+        # Read again under the write lock: another process opening the same new file at the same
+        # moment may have created the schema since (two writers starting at once did collide).
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
         for step in MIGRATIONS[version:]:
             for statement in _statements(step):
                 conn.execute(statement)
@@ -111,7 +114,8 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
     except sqlite3.Error as exc:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
         raise DatabaseError(f"{path}: could not upgrade the schema ({exc})") from None
 
 
