@@ -44,6 +44,7 @@ class PostgresReads:
         self.location = location
         self.store_id = store_id
         self.writable = writable
+        self._pending_features: list[tuple[int, bytes]] = []
 
     def _require_writable(self) -> None:
         if not self.writable:

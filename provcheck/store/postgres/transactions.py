@@ -41,16 +41,27 @@ class PostgresTransactions(PostgresReads):
             self._in_tx, self._batch = True, None
             try:
                 yield
+                self._flush_pending()
                 if self._batch is not None:
-                    self._db.raw.execute("SELECT pg_advisory_xact_lock(%s)", (COMMIT_LOCK,))
-                    self._db.raw.execute(
-                        "UPDATE batches SET seq = nextval('commit_seq'), committed_at = now(),"
-                        " writer = current_user WHERE id = %s",
-                        (self._batch,),
-                    )
-                    self._db.raw.execute(f"NOTIFY {CHANNEL}")
+                    # One round trip: the server runs them in order, the UPDATE once the lock
+                    # is ours.
+                    with self._db.raw.pipeline():
+                        self._db.raw.execute("SELECT pg_advisory_xact_lock(%s)", (COMMIT_LOCK,))
+                        self._db.raw.execute(
+                            "UPDATE batches SET seq = nextval('commit_seq'), committed_at = now(),"
+                            " writer = current_user WHERE id = %s",
+                            (self._batch,),
+                        )
+                        self._db.raw.execute(f"NOTIFY {CHANNEL}")
             finally:
                 self._in_tx, self._batch = False, None
+                self._drop_pending()
+
+    def _flush_pending(self) -> None:
+        """Write what was queued for the end of the transaction (``PostgresWrites``)."""
+
+    def _drop_pending(self) -> None:
+        """Forget what was queued (the transaction is over, committed or not)."""
 
     @contextmanager
     def _writing(self) -> Iterator[None]:
@@ -65,6 +76,10 @@ class PostgresTransactions(PostgresReads):
     def _batch_id(self) -> int:
         """The id of this transaction's batch, opened by its first write of mirrored rows."""
         if self._batch is None:
-            self._batch = int(self._db.scalar("INSERT INTO batches DEFAULT VALUES RETURNING id"))
-            self._db.execute("SELECT set_config('provcheck.batch', %s, true)", (str(self._batch),))
+            self._batch = int(
+                self._db.scalar(
+                    "WITH b AS (INSERT INTO batches DEFAULT VALUES RETURNING id)"
+                    " SELECT id, set_config('provcheck.batch', id::text, true) FROM b"
+                )
+            )
         return self._batch
