@@ -94,7 +94,7 @@ def cluster_client(address: str, local_workers: int) -> Iterator[Any]:
                 n_workers=local_workers,
                 threads_per_worker=1,
                 processes=True,
-                dashboard_address=None,
+                dashboard_address="127.0.0.1:0",  # no fixed port: no clash, no warning
             )
             client = Client(cluster)
         else:

@@ -5,6 +5,8 @@ is read from the server per query."""
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from provcheck.search.hash_index import HammingIndex
@@ -21,8 +23,15 @@ class PostgresSearch(PostgresWrites):
     """Reads and writes, plus the mirrored search arrays."""
 
     _mirror: Mirror | None = None
+    #: ``serve`` syncs from its refresh thread while requests may load a keypoint index: one
+    #: sync at a time, and what callers get back (arrays, indexes) is never changed afterwards.
+    _mirror_lock = threading.Lock()
 
     def _synced(self) -> Mirror:
+        with self._mirror_lock:
+            return self._sync_now()
+
+    def _sync_now(self) -> Mirror:
         if self._mirror is None:
             info = self._db.raw.info
             folder = mirror_folder(str(info.host), str(info.port), str(info.dbname), self.store_id)
