@@ -9,9 +9,10 @@ pixels) and come back to this process, which writes them with the same code as a
 (``StillWriter``, ``store_video``), in the same order (stills as listed, then videos as listed),
 so the store ends up with the same items, ids included, whichever worker finished first.
 
-Videos are started first, largest first, so that the longest tasks do not finish last; stills fill
-the gaps, at most ``IN_FLIGHT_PER_THREAD`` per worker thread ahead of the writer, so an archive of
-a million files never holds a million results in memory.
+Videos start as soon as their keys are in, up to two per worker thread ahead of the writer;
+stills fill the gaps, at most ``IN_FLIGHT_PER_THREAD`` per worker thread ahead: an archive of a
+million files never holds a million results in memory, and the writer always waits for the oldest
+task, which is always running or done.
 
 Workers read the files themselves, at the paths given here: on a cluster of several machines,
 the files must be at the same paths on every worker (a shared mount). Dask moves tasks and
@@ -21,6 +22,7 @@ by trusted machines. Nothing pickled is ever stored: the store holds what a loca
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -53,6 +55,8 @@ LOCAL = "local"
 IN_FLIGHT_PER_THREAD = 4
 #: Seconds to wait for a scheduler, and for its first worker.
 CONNECT_TIMEOUT_S = 30
+#: Seconds between looks at the videos' keys while waiting for a result.
+WAIT_STEP_S = 0.1
 
 
 def _worker_version() -> str:
@@ -142,24 +146,27 @@ class ClusterAdd:
         """Add ``stills`` then ``videos`` (absolute paths) to the source ``info`` describes."""
         report = start_source(self.store, info)
         self._source = report.source_id
-        self._keys = {
-            v: self.client.submit(
-                _video_key, v, (self.limits or VideoLimits()).max_bytes, pure=False, priority=20
-            )
-            for v in sorted(videos, key=_size, reverse=True)
-        }
-        self._hashing: dict[Path, Any] = {}
-        self._present: dict[Path, int] = {}
+        threads = sum(self.client.nthreads().values())
+        self._videos = list(videos)
+        max_bytes = (self.limits or VideoLimits()).max_bytes
+        # Keys first (a file read each): they decide which videos need decoding at all.
+        self._keys = [
+            self.client.submit(_video_key, v, max_bytes, pure=False, priority=20)
+            for v in self._videos
+        ]
+        self._outcomes: list[Any] = []  # per video: a hashing task, an error, or frames present
+        self._consumed = 0
+        self._window = max(2, 2 * threads)
         writer = StillWriter(self.store, report)
-        for path, hashed in self._still_results(stills):
+        for path, hashed in self._still_results(stills, IN_FLIGHT_PER_THREAD * threads):
             error = writer.take(hashed)
             if error is not None:
                 report.errors.append(error)
             if self.on_item is not None:
                 self.on_item(path, error)
         writer.flush()
-        for video in videos:
-            done = self._video_result(video)
+        for index, video in enumerate(self._videos):
+            done = self._video_result(index, video)
             report.added += done.frames_added
             report.already_present += done.frames_present
             if done.error:
@@ -168,61 +175,77 @@ class ClusterAdd:
                 self.on_video(done)
         return report
 
-    def _still_results(self, stills: Sequence[Path]) -> Iterator[tuple[Path, _Hashed]]:
+    def _still_results(self, stills: Sequence[Path], window: int) -> Iterator[tuple[Path, _Hashed]]:
         """Each still's result in the order given, with a bounded number of tasks ahead."""
-        window = max(2, IN_FLIGHT_PER_THREAD * sum(self.client.nthreads().values()))
         queue: deque[tuple[Path, Any]] = deque()
         todo = iter(stills)
         while True:
-            while len(queue) < window and (path := next(todo, None)) is not None:
+            while len(queue) < max(2, window) and (path := next(todo, None)) is not None:
                 task = self.client.submit(
                     _hash_path, path, self.thumbnails, self.keypoints, pure=False
                 )
                 queue.append((path, task))
             if not queue:
                 return
-            self._start_videos(wait=False)
             path, task = queue.popleft()
+            self._wait(task)
             yield path, _outcome(task, path) or task.result()
 
-    def _start_videos(self, *, wait: bool, only: Path | None = None) -> None:
-        """Submit the hashing of every video whose key is in and that the source does not hold
-        yet (waiting for ``only``'s key when ``wait``)."""
-        for video, key in self._keys.items():
-            if video in self._hashing or video in self._present:
-                continue
-            if not key.done() and not (wait and video == only):
-                continue
+    def _feed(self, *, block: bool) -> None:
+        """Start hashing the next videos, in order, keeping at most ``_window`` of them ahead of
+        the writer; ``block`` waits for the key of the video the writer needs next."""
+        while (
+            len(self._outcomes) < len(self._videos)
+            and len(self._outcomes) - self._consumed < self._window
+        ):
+            index = len(self._outcomes)
+            key = self._keys[index]
+            if not key.done() and not (block and index == self._consumed):
+                return
             sha256, error = key.result()
             if error is not None or sha256 is None:
-                self._present[video] = 0
-                self._hashing[video] = error or f"{video}: could not be read"
-                continue
-            present = self.store.count_items(self._source, sha256)
-            if present:
-                self._present[video] = present
-                continue
-            self._hashing[video] = self.client.submit(
-                _hash_video_task,
-                video,
-                self.policy or SamplingPolicy(),
-                self.keypoints,
-                self.thumbnails,
-                pure=False,
-                priority=10,
-            )
+                self._outcomes.append(error or f"{self._videos[index]}: could not be read")
+            elif present := self.store.count_items(self._source, sha256):
+                self._outcomes.append(present)  # as a local add: not decoded again
+            else:
+                self._outcomes.append(
+                    self.client.submit(
+                        _hash_video_task,
+                        self._videos[index],
+                        self.policy or SamplingPolicy(),
+                        self.keypoints,
+                        self.thumbnails,
+                        pure=False,
+                        priority=10,
+                    )
+                )
 
-    def _video_result(self, video: Path) -> VideoAddReport:
-        self._start_videos(wait=True, only=video)
-        if self._present.get(video):
-            return VideoAddReport(video, frames_present=self._present[video])
-        task = self._hashing[video]
-        if isinstance(task, str):
-            return VideoAddReport(video, error=task)
-        failed = _outcome(task, video)
+    def _wait(self, task: Any) -> None:
+        """Wait for ``task``, starting videos whose keys come in meanwhile."""
+        from dask.distributed import wait
+
+        while True:
+            self._feed(block=False)
+            if task.done():
+                return
+            with contextlib.suppress(TimeoutError):
+                wait([task], timeout=WAIT_STEP_S)
+
+    def _video_result(self, index: int, video: Path) -> VideoAddReport:
+        while len(self._outcomes) <= index:
+            self._feed(block=True)
+        outcome = self._outcomes[index]
+        self._consumed = index + 1
+        self._outcomes[index] = None  # the result is written once: let it go
+        if isinstance(outcome, str):
+            return VideoAddReport(video, error=outcome)
+        if isinstance(outcome, int):
+            return VideoAddReport(video, frames_present=outcome)
+        self._wait(outcome)
+        failed = _outcome(outcome, video)
         if failed is not None:
             return VideoAddReport(video, error=failed.error)
-        return store_video(self.store, self._source, task.result(), str(video))
+        return store_video(self.store, self._source, outcome.result(), str(video))
 
 
 def _outcome(task: Any, path: Path) -> _Hashed | None:
@@ -233,10 +256,3 @@ def _outcome(task: Any, path: Path) -> _Hashed | None:
     except Exception as exc:  # whatever a worker raised: reported per file, the batch goes on
         return _Hashed(path, None, None, f"{path}: failed on the cluster ({exc!r})")
     return None
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
