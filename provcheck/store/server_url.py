@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from provcheck.errors import UsageError
 
@@ -80,7 +80,8 @@ def redact(url: str) -> str:
             if k not in _SECRET_PARAMS
         ]
     )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+    # Not urlunsplit: it drops the '//' of a URL without a host (postgresql://?service=x).
+    return f"{parts.scheme}://{netloc}{parts.path}" + (f"?{query}" if query else "")
 
 
 def split_locations(value: str) -> list[str]:
