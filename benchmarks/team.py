@@ -343,19 +343,23 @@ def _fingerprint(picture: Path):  # noqa: ANN202
 
 def bench_writer(db, work: Path, devset: Path) -> None:  # noqa: ANN001
     """How fast one writer stores hashed video frames: the ceiling of one ``db add --cluster``."""
-    from provcheck.services.ingest import hash_video, store_video
+    from provcheck.media.split import WHOLE
+    from provcheck.services.video_ingest import hash_segment, merge_segments, store_video
 
     open_store(db.owner, create=True).close()  # db init, by the owner
-    hashed = [hash_video(v) for v in sorted((devset / "videos").glob("*.mp4"))]
-    frames = sum(len(h.frames) for h in hashed)
+    hashed = []
+    for video in sorted((devset / "videos").glob("*.mp4")):
+        part = hash_segment(video, WHOLE)
+        hashed.append((video, *merge_segments(video, part.facts.sha256, [part])))
+    frames = sum(len(h[2]) for h in hashed)
     fresh = Path(tempfile.mkdtemp(dir=work))  # never a database a previous run filled
     for name, location in (("postgresql", db.curator), ("sqlite", str(fresh / "writer.sqlite"))):
         with open_store(location, create=True) as store:
             with store.transaction():
                 source, _ = store.ensure_source(SourceInfo("Writer capacity", "game"))
             began = time.perf_counter()
-            for h in hashed:
-                store_video(store, source, h, str(h.report.path))
+            for video, facts, kept in hashed:
+                store_video(store, source, str(video), facts, kept)
             seconds = time.perf_counter() - began
         print(
             f"{name:>10}: one writer stores {frames} hashed frames (5 videos, 5 transactions)"
@@ -472,9 +476,9 @@ def _add(path: Path, db: Path, extra: list[str]) -> float:
 
 def _ingest_phases(videos: list[Path], rounds: int) -> None:
     """Where a `--cluster local -j 2` run spends its time, next to the hashing of one process."""
-    from provcheck.media.sampling import SamplingPolicy
-    from provcheck.services.cluster_ingest import _hash_video_task, cluster_client
-    from provcheck.services.ingest import hash_video
+    from provcheck.media.split import WHOLE
+    from provcheck.services.cluster import cluster_client
+    from provcheck.services.video_ingest import hash_segment
 
     phases: dict[str, list[float]] = {
         "start": [],
@@ -487,7 +491,7 @@ def _ingest_phases(videos: list[Path], rounds: int) -> None:
     for _ in range(rounds):
         began = time.perf_counter()
         for v in videos:
-            hash_video(v, thumbnails=True)
+            hash_segment(v, WHOLE, thumbnails=True)
         phases["hash 1"].append(time.perf_counter() - began)
         with ProcessPoolExecutor(2) as pool:  # the yardstick: what 2 processes get here, now
             list(pool.map(_hash_one, largest_first[:2]))  # started and warmed, not timed
@@ -498,7 +502,7 @@ def _ingest_phases(videos: list[Path], rounds: int) -> None:
         with cluster_client("local", 2) as client:
             started = time.perf_counter()
             tasks = [
-                client.submit(_hash_video_task, v, SamplingPolicy(), 512, True, pure=False)
+                client.submit(hash_segment, v, WHOLE, thumbnails=True, pure=False)
                 for v in largest_first
             ]
             for task in tasks:
@@ -518,9 +522,10 @@ def _ingest_phases(videos: list[Path], rounds: int) -> None:
 
 
 def _hash_one(video: Path) -> int:
-    from provcheck.services.ingest import hash_video
+    from provcheck.media.split import WHOLE
+    from provcheck.services.video_ingest import hash_segment
 
-    return len(hash_video(video, thumbnails=True).frames)
+    return len(hash_segment(video, WHOLE, thumbnails=True).frames)
 
 
 def main() -> None:

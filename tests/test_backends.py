@@ -11,7 +11,8 @@ from click.testing import CliRunner
 
 from provcheck.cli import cli
 from provcheck.errors import FormatError
-from provcheck.services.exchange import export_lines, import_file
+from provcheck.services.packs.export import export_lines
+from provcheck.services.packs.importing import import_file
 from provcheck.store import SourceInfo, open_store
 from tests.test_exchange import PDQ_A, _fill
 
@@ -52,7 +53,7 @@ def test_list_stats_remove(backend, stills):
     assert (stats["sources"], stats["items"], stats["hashes"]) == (2, 2, {"pdq": 2, "phash": 2})
     assert stats["bytes"] > 0
     removed = run("db", "remove", "--source", "SuperTuxKart", "--db", db)
-    assert removed.exit_code == 0 and "and its 1 items" in removed.output
+    assert removed.exit_code == 0 and "and its 1 item from" in removed.output
     found = json.loads(
         run("scan", stills["supertuxkart"], "--db", backend.reader, "--format", "json").stdout
     )

@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from provcheck.cli import cli
+from tests.test_video_parallel import write_keyframed
 from tests.video_samples import write_scenes, write_solid
 
 pytest.importorskip("dask.distributed")
@@ -31,6 +32,8 @@ def material(tmp_path, stills, make_picture):
     (folder / "broken.jpg").write_bytes(b"\xff\xd8 not really")
     write_scenes(folder / "clip-a.mp4", [(11, 2.0), (12, 2.0)])
     write_scenes(folder / "clip-b.mp4", [(13, 3.0)])
+    # Long enough to be split at keyframes between the workers (two segments per worker).
+    write_keyframed(folder / "clip-long.mp4", seconds_per_scene=8.0, scenes=4)
     write_solid(folder / "flat.mp4", frames=10)
     return folder
 
@@ -41,26 +44,55 @@ def _export(db: str) -> list[str]:
     return result.stdout.splitlines()
 
 
+def _items(db: str) -> dict[tuple[str, float | None], tuple]:
+    """(item_key, frame_time) -> what was stored for it: hashes, keypoints and preview."""
+    from provcheck.store import open_store
+
+    with open_store(db, readonly=True) as store:
+        items = store.items(with_hashes=True)
+        features = store.features(i.id for i in items)
+        thumbnails = store.thumbnails(i.id for i in items)
+    return {
+        (i.item_key, i.frame_time): (
+            [(h.hash.kind, h.hash.bits, h.quality) for h in i.hashes],
+            features[i.id].to_blob() if i.id in features else None,
+            thumbnails.get(i.id),
+            i.origin,
+        )
+        for i in items
+    }
+
+
 @pytest.mark.slow
-def test_cluster_add_stores_what_a_plain_add_stores(backend, material, tmp_path):
-    plain = tmp_path / "plain.sqlite"
+def test_cluster_add_stores_what_a_local_add_stores(backend, material, tmp_path):
+    """Two workers split a long video as ``--jobs 2`` does: the same store, export for export,
+    ids included; against one process (the whole video in one pass) the same items, plus at most
+    one frame where a segment starts (the sampler starts afresh at a keyframe)."""
     source = ["--label", "Material", "--category", "game", "--frame-every", "1"]
-    expected = run("db", "add", material, *source, "--db", plain, "--jobs", 1)
+    local = tmp_path / "local.sqlite"
+    expected = run("db", "add", material, *source, "--db", local, "--jobs", 2)
     assert expected.exit_code == 2  # the broken still and the flat video are reported
     added = run(
         "db", "add", material, *source, "--db", backend.location, "--cluster", "local", "-j", 2
     )
     assert added.exit_code == 2
-    assert added.stdout == expected.stdout.replace(str(plain), backend.display)
+    assert added.stdout == expected.stdout.replace(str(local), backend.display)
     for name in ("broken.jpg", "flat.mp4"):
         assert sum(name in line for line in added.stderr.splitlines()) == 1
-    assert _export(backend.location) == _export(str(plain))
+    assert _export(backend.location) == _export(str(local))
+    one = tmp_path / "one.sqlite"
+    assert run("db", "add", material, *source, "--db", one, "--jobs", 1).exit_code == 2
+    single, clustered = _items(str(one)), _items(backend.location)
+    assert all(clustered[key] == value for key, value in single.items())
+    extra = {key for key in clustered if key not in single}
+    assert {key for key, _t in extra} <= {k for k, t in single if t is not None}  # frames only
+    assert len(extra) <= 3  # clip-long.mp4: 4 segments, 3 boundaries
     again = run("db", "add", material, *source, "--db", backend.location, "--cluster", "local")
-    assert "0 added" in again.stdout and _export(backend.location) == _export(str(plain))
+    assert "0 added" in again.stdout and _export(backend.location) == _export(str(local))
 
 
 def test_an_unreachable_scheduler_is_a_usage_error(tmp_path, stills, monkeypatch):
-    monkeypatch.setattr("provcheck.services.cluster_ingest.CONNECT_TIMEOUT_S", 1)
+    monkeypatch.setattr("provcheck.services.cluster.CONNECT_TIMEOUT_S", 1)
     result = run(
         "db",
         "add",

@@ -16,6 +16,7 @@ from provcheck.cli.progress import ProgressBar
 
 if TYPE_CHECKING:  # types only: the modules themselves load lazily, inside the command
     from provcheck.media.sampling import SamplingPolicy
+    from provcheck.services.ingest import AddReport
     from provcheck.services.video_ingest import VideoAddReport
     from provcheck.store import SourceInfo, Store
 
@@ -41,6 +42,12 @@ if TYPE_CHECKING:  # types only: the modules themselves load lazily, inside the 
     help="Videos: keep a frame at least this often (besides scene changes), unless it repeats"
     " the last one.",
 )
+@click.option(
+    "--cluster",
+    metavar="tcp://HOST:PORT|local",
+    help="Hash on a Dask cluster (its scheduler's address), or on a cluster of --jobs local"
+    " worker processes; results are written here (needs provcheck[cluster]).",
+)
 def db_add(
     paths: tuple[Path, ...],
     source: SourceInfo,
@@ -48,6 +55,7 @@ def db_add(
     jobs: int | None,
     thumbnails: bool,
     frame_every: float,
+    cluster: str | None,
 ) -> None:
     """Add images and videos (files or folders, recursively) as references of one source.
 
@@ -66,7 +74,6 @@ def db_add(
     from provcheck.media.sniff import is_video_path
     from provcheck.media.targets import walk_folder
     from provcheck.services.databases import write_database
-    from provcheck.services.ingest import add_files
     from provcheck.services.workers import default_jobs
     from provcheck.store import open_store
 
@@ -85,30 +92,15 @@ def db_add(
     videos = [f for f in files if is_video[f]]
     stills = [f for f in files if not is_video[f]]
     target = write_database(dbs)
+    policy = SamplingPolicy(max_gap_s=frame_every)
     with open_store(target, create=True) as store:
-        show_bar = sys.stderr.isatty() and len(stills) > 1
-        with ProgressBar(sys.stderr, len(stills), "adding", enabled=show_bar) as bar:
-
-            def on_item(_path: Path, error: str | None) -> None:
-                with bar.above():  # an error line must not be glued to the bar
-                    if error:
-                        click.echo(f"provcheck: error: {error}", err=True)
-                    bar.advance()
-
-            report = add_files(
-                store,
-                source,
-                stills,
-                jobs=jobs or default_jobs(),
-                on_item=on_item,
-                thumbnails=thumbnails,
+        if cluster is not None:
+            workers = jobs or default_jobs()
+            report = _add_on_cluster(
+                store, source, stills, videos, cluster, workers, policy, thumbnails
             )
-        policy = SamplingPolicy(max_gap_s=frame_every)
-        for done in _add_videos(store, report.source_id, videos, policy, thumbnails, jobs):
-            report.added += done.frames_added
-            report.already_present += done.frames_present
-            if done.error:
-                report.errors.append(done.error)
+        else:
+            report = _add_here(store, source, stills, videos, jobs, policy, thumbnails)
     for note in report.low_detail:
         click.echo(f"provcheck: note: {note}", err=True)
     verb = "created" if report.source_created else "updated"
@@ -119,6 +111,82 @@ def db_add(
     )
     if report.errors or missing:
         sys.exit(EXIT_USAGE)
+
+
+def _add_here(
+    store: Store,
+    source: SourceInfo,
+    stills: list[Path],
+    videos: list[Path],
+    jobs: int | None,
+    policy: SamplingPolicy,
+    thumbnails: bool,
+) -> AddReport:
+    """Stills on a pool of ``jobs`` processes, then the videos (split between them too)."""
+    from provcheck.services.ingest import add_files
+    from provcheck.services.workers import default_jobs
+
+    show_bar = sys.stderr.isatty() and len(stills) > 1
+    with ProgressBar(sys.stderr, len(stills), "adding", enabled=show_bar) as bar:
+
+        def on_item(_path: Path, error: str | None) -> None:
+            with bar.above():  # an error line must not be glued to the bar
+                if error:
+                    click.echo(f"provcheck: error: {error}", err=True)
+                bar.advance()
+
+        report = add_files(
+            store,
+            source,
+            stills,
+            jobs=jobs or default_jobs(),
+            on_item=on_item,
+            thumbnails=thumbnails,
+        )
+    for done in _add_videos(store, report.source_id, videos, policy, thumbnails, jobs):
+        report.added += done.frames_added
+        report.already_present += done.frames_present
+        if done.error:
+            report.errors.append(done.error)
+    return report
+
+
+def _add_on_cluster(
+    store: Store,
+    source: SourceInfo,
+    stills: list[Path],
+    videos: list[Path],
+    address: str,
+    workers: int,
+    policy: SamplingPolicy,
+    thumbnails: bool,
+) -> AddReport:
+    """Every file hashed on the cluster, written here; one bar over all files on terminals, and
+    the local add's lines for errors and for each video stored."""
+    from provcheck.services.cluster import cluster_client
+    from provcheck.services.cluster_ingest import ClusterAdd
+
+    total = len(stills) + len(videos)
+    with (
+        ProgressBar(sys.stderr, total, "adding", enabled=sys.stderr.isatty()) as bar,
+        cluster_client(address, workers) as client,
+    ):
+
+        def on_item(_path: Path, error: str | None) -> None:
+            with bar.above():  # an error line must not be glued to the bar
+                if error:
+                    click.echo(f"provcheck: error: {error}", err=True)
+                bar.advance()
+
+        def on_video(done: VideoAddReport) -> None:
+            with bar.above():
+                _say_video(done)
+                bar.advance()
+
+        run = ClusterAdd(
+            client, store, thumbnails, policy=policy, on_item=on_item, on_video=on_video
+        )
+        return run.run(source, [p.resolve() for p in stills], [v.resolve() for v in videos])
 
 
 def _add_videos(
@@ -152,17 +220,7 @@ def _add_videos(
         def on_video(done: VideoAddReport) -> None:
             shares[done.path] = 1.0
             with bar.above():  # a line must not be glued to the bar
-                if done.error:
-                    click.echo(f"provcheck: error: {done.error}", err=True)
-                    return
-                for warning in done.warnings:
-                    click.echo(f"provcheck: warning: {done.path}: {warning}", err=True)
-                click.echo(
-                    f"{done.path}: {done.frames_added} frames added,"
-                    f" {done.frames_present} already present ({done.duration:.1f} s,"
-                    f" {done.frames_decoded} frames decoded)",
-                    err=True,
-                )
+                _say_video(done)
 
         reports = add_videos(
             store,
@@ -176,3 +234,18 @@ def _add_videos(
         )
         bar.advance(1000 - shown[0])  # the last frame starts before the end: close the bar
     return reports
+
+
+def _say_video(done: VideoAddReport) -> None:
+    """One line per video: its error, or what was stored (and the sampler's warnings)."""
+    if done.error:
+        click.echo(f"provcheck: error: {done.error}", err=True)
+        return
+    for warning in done.warnings:
+        click.echo(f"provcheck: warning: {done.path}: {warning}", err=True)
+    click.echo(
+        f"{done.path}: {done.frames_added} frames added,"
+        f" {done.frames_present} already present ({done.duration:.1f} s,"
+        f" {done.frames_decoded} frames decoded)",
+        err=True,
+    )

@@ -6,7 +6,6 @@ from __future__ import annotations
 import functools
 import json
 from datetime import date
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click

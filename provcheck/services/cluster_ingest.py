@@ -1,18 +1,19 @@
 """``db add --cluster``: decode and hash files and videos on the workers of a Dask cluster, and
-write the results here, through one writer (``provcheck[cluster]``).
+write the results here, through one writer.
 
 The work is the local ``db add``'s, cut where it is naturally independent: one task per still
-(``ingest._hash_path``), and per video one task for its sha256 (so that a video the source
-already holds is not decoded again: a rerun after an interruption resumes) and one that samples
-and hashes it (``ingest.hash_video``). Results are small (hashes, keypoints, a preview: never
-pixels) and come back to this process, which writes them with the same code as a local add
-(``StillWriter``, ``store_video``), in the same order (stills as listed, then videos as listed),
-so the store ends up with the same items, ids included, whichever worker finished first.
+(``ingest._hash_path``); per video, one task that reads its sha256 and plans its segments (so a
+video the source already holds is not decoded again: a rerun after an interruption resumes), then
+one task per segment (``video_ingest.hash_segment``: a long video is split at keyframes, as
+``--jobs`` splits it, into two segments per worker thread). Results are small (hashes, keypoints,
+a preview: never pixels) and come back to this process, which writes them with the local add's
+own code (``StillWriter``; ``finish_video``: one transaction per video), stills as listed, then
+videos as listed, so the store ends up with the items of a local add, ids included, whichever
+worker finished first.
 
-Videos start as soon as their keys are in, up to two per worker thread ahead of the writer;
-stills fill the gaps, at most ``IN_FLIGHT_PER_THREAD`` per worker thread ahead: an archive of a
-million files never holds a million results in memory, and the writer always waits for the oldest
-task, which is always running or done.
+At most ``IN_FLIGHT_PER_THREAD`` stills and two video segments per worker thread run ahead of the
+writer, so an archive of a million files never holds a million results in memory; the writer
+always waits for the oldest task, which is always running or done.
 
 Workers read the files themselves, at the paths given here: on a cluster of several machines,
 the files must be at the same paths on every worker (a shared mount). Dask moves tasks and
@@ -23,110 +24,50 @@ by trusted machines. Nothing pickled is ever stored: the store holds what a loca
 from __future__ import annotations
 
 import contextlib
-import hashlib
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from provcheck import __version__
-from provcheck.errors import InputError, UsageError
-from provcheck.media.frames import VideoLimits
+from provcheck.errors import InputError
+from provcheck.media.frames import VideoLimits, VideoSegment
 from provcheck.media.sampling import SamplingPolicy
-from provcheck.services.ingest import (
-    AddReport,
-    HashedVideo,
-    StillWriter,
+from provcheck.media.split import WHOLE, plan_segments
+from provcheck.media.video import file_sha256
+from provcheck.services.ingest import AddReport, StillWriter, _hash_path, _Hashed, start_source
+from provcheck.services.video_ingest import (
+    SEGMENTS_PER_JOB,
+    HashedSegment,
     VideoAddReport,
-    _hash_path,
-    _Hashed,
-    hash_video,
-    start_source,
-    store_video,
+    finish_video,
+    hash_segment,
 )
 from provcheck.signals.keypoints import REFERENCE_FEATURES
 from provcheck.store import SourceInfo, Store
 
-#: ``--cluster local``: a LocalCluster of ``--jobs`` worker processes on this machine.
-LOCAL = "local"
 #: Still tasks submitted ahead of the writer, per worker thread.
 IN_FLIGHT_PER_THREAD = 4
-#: Seconds to wait for a scheduler, and for its first worker.
-CONNECT_TIMEOUT_S = 30
-#: Seconds between looks at the videos' keys while waiting for a result.
+#: Seconds between looks at the videos' plans while waiting for a result.
 WAIT_STEP_S = 0.1
 
 
-def _worker_version() -> str:
-    return __version__
-
-
-def _video_key(path: Path, max_bytes: int) -> tuple[str | None, str | None]:
-    """(sha256, None) of a video file, or (None, error): the key ``db add`` stores it under."""
+def _prepare(path: Path, max_bytes: int, parts: int) -> tuple[str, list[VideoSegment], str | None]:
+    """On a worker: the video's sha256 and its segments, or the error that stops it."""
     try:
-        if path.stat().st_size > max_bytes:
-            return None, f"{path}: video is over the size limit"
-        digest = hashlib.sha256()
-        with path.open("rb") as handle:
-            while chunk := handle.read(1 << 20):
-                digest.update(chunk)
-    except OSError as exc:
-        return None, str(InputError(str(path), f"cannot read it on the worker ({exc.strerror})"))
-    return digest.hexdigest(), None
+        sha256 = file_sha256(path, max_bytes)
+    except InputError as exc:
+        return "", [], str(exc)
+    return sha256, plan_segments(path, parts) if parts > 1 else [WHOLE], None
 
 
-def _hash_video_task(
-    path: Path, policy: SamplingPolicy, keypoints: int, thumbnails: bool
-) -> HashedVideo:
-    return hash_video(path, policy=policy, keypoints=keypoints, thumbnails=thumbnails)
+@dataclass
+class _Video:
+    """A video on its way: present already, failed, or its segments' tasks."""
 
-
-@contextmanager
-def cluster_client(address: str, local_workers: int) -> Iterator[Any]:
-    """A connected ``dask.distributed.Client`` (starting a LocalCluster for ``local``), its
-    workers checked to run this provcheck version; closed (and the LocalCluster stopped) after."""
-    try:
-        from dask.distributed import Client, LocalCluster
-    except ImportError:
-        raise UsageError("--cluster needs Dask: pip install 'provcheck[cluster]'") from None
-    cluster = None
-    try:
-        if address == LOCAL:
-            cluster = LocalCluster(
-                n_workers=local_workers,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address="127.0.0.1:0",  # no fixed port: no clash, no warning
-            )
-            client = Client(cluster)
-        else:
-            client = Client(address, timeout=CONNECT_TIMEOUT_S)
-    except (OSError, TimeoutError, ValueError) as exc:
-        if cluster is not None:
-            cluster.close()
-        raise UsageError(f"{address}: cannot reach the Dask scheduler ({exc})") from None
-    try:
-        _check_workers(client, address)
-        yield client
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
-
-
-def _check_workers(client: Any, address: str) -> None:
-    try:
-        client.wait_for_workers(1, timeout=CONNECT_TIMEOUT_S)
-    except TimeoutError:
-        raise UsageError(f"{address}: no Dask worker joined the scheduler") from None
-    for worker, version in sorted(client.run(_worker_version).items()):
-        if version != __version__:
-            raise UsageError(
-                f"Dask worker {worker} runs provcheck {version}, this is {__version__}:"
-                " install the same version on every worker"
-            )
+    report: VideoAddReport
+    sha256: str = ""
+    tasks: list[Any] = field(default_factory=list)
 
 
 @dataclass
@@ -138,7 +79,7 @@ class ClusterAdd:
     thumbnails: bool = True
     keypoints: int = REFERENCE_FEATURES
     policy: SamplingPolicy | None = None
-    limits: VideoLimits | None = None
+    limits: VideoLimits = field(default_factory=VideoLimits)
     on_item: Callable[[Path, str | None], None] | None = None
     on_video: Callable[[VideoAddReport], None] | None = None
 
@@ -148,13 +89,12 @@ class ClusterAdd:
         self._source = report.source_id
         threads = sum(self.client.nthreads().values())
         self._videos = list(videos)
-        max_bytes = (self.limits or VideoLimits()).max_bytes
-        # Keys first (a file read each): they decide which videos need decoding at all.
-        self._keys = [
-            self.client.submit(_video_key, v, max_bytes, pure=False, priority=20)
+        parts = threads * SEGMENTS_PER_JOB if threads > 1 else 1
+        self._plans = [
+            self.client.submit(_prepare, v, self.limits.max_bytes, parts, pure=False, priority=20)
             for v in self._videos
         ]
-        self._outcomes: list[Any] = []  # per video: a hashing task, an error, or frames present
+        self._started: list[_Video] = []
         self._consumed = 0
         self._window = max(2, 2 * threads)
         writer = StillWriter(self.store, report)
@@ -165,8 +105,8 @@ class ClusterAdd:
             if self.on_item is not None:
                 self.on_item(path, error)
         writer.flush()
-        for index, video in enumerate(self._videos):
-            done = self._video_result(index, video)
+        for index in range(len(self._videos)):
+            done = self._video_result(index)
             report.added += done.frames_added
             report.already_present += done.frames_present
             if done.error:
@@ -189,39 +129,48 @@ class ClusterAdd:
                 return
             path, task = queue.popleft()
             self._wait(task)
-            yield path, _outcome(task, path) or task.result()
+            failed = _failure(task, path)
+            yield path, _Hashed(path, None, None, failed) if failed else task.result()
+
+    def _in_flight(self) -> int:
+        return sum(len(v.tasks) for v in self._started[self._consumed :])
 
     def _feed(self, *, block: bool) -> None:
-        """Start hashing the next videos, in order, keeping at most ``_window`` of them ahead of
-        the writer; ``block`` waits for the key of the video the writer needs next."""
-        while (
-            len(self._outcomes) < len(self._videos)
-            and len(self._outcomes) - self._consumed < self._window
-        ):
-            index = len(self._outcomes)
-            key = self._keys[index]
-            if not key.done() and not (block and index == self._consumed):
+        """Start the next videos' segments, in order, while fewer than ``_window`` segments run
+        ahead of the writer; ``block`` waits for the plan of the video the writer needs next."""
+        while len(self._started) < len(self._videos) and self._in_flight() < self._window:
+            index = len(self._started)
+            plan = self._plans[index]
+            if not plan.done() and not (block and index == self._consumed):
                 return
-            sha256, error = key.result()
-            if error is not None or sha256 is None:
-                self._outcomes.append(error or f"{self._videos[index]}: could not be read")
-            elif present := self.store.count_items(self._source, sha256):
-                self._outcomes.append(present)  # as a local add: not decoded again
-            else:
-                self._outcomes.append(
-                    self.client.submit(
-                        _hash_video_task,
-                        self._videos[index],
-                        self.policy or SamplingPolicy(),
-                        self.keypoints,
-                        self.thumbnails,
-                        pure=False,
-                        priority=10,
-                    )
-                )
+            path = self._videos[index]
+            video = _Video(VideoAddReport(path))
+            failed = _failure(plan, path)
+            sha256, segments, error = ("", [], failed) if failed else plan.result()
+            video.sha256, video.report.error = sha256, error
+            if error is None and not (present := self.store.count_items(self._source, sha256)):
+                video.report.segments = len(segments)
+                video.tasks = [self._submit_segment(path, s, sha256) for s in segments]
+            elif error is None:
+                video.report.frames_present = present  # as a local add: not decoded again
+            self._started.append(video)
+
+    def _submit_segment(self, path: Path, segment: VideoSegment, sha256: str) -> Any:
+        return self.client.submit(
+            hash_segment,
+            path,
+            segment,
+            policy=self.policy,
+            limits=self.limits,
+            keypoints=self.keypoints,
+            thumbnails=self.thumbnails,
+            sha256=sha256,
+            pure=False,
+            priority=10,
+        )
 
     def _wait(self, task: Any) -> None:
-        """Wait for ``task``, starting videos whose keys come in meanwhile."""
+        """Wait for ``task``, starting videos whose plans come in meanwhile."""
         from dask.distributed import wait
 
         while True:
@@ -231,28 +180,38 @@ class ClusterAdd:
             with contextlib.suppress(TimeoutError):
                 wait([task], timeout=WAIT_STEP_S)
 
-    def _video_result(self, index: int, video: Path) -> VideoAddReport:
-        while len(self._outcomes) <= index:
+    def _video_result(self, index: int) -> VideoAddReport:
+        while len(self._started) <= index:
             self._feed(block=True)
-        outcome = self._outcomes[index]
+        video = self._started[index]
+        parts: list[HashedSegment] = []
+        for task in video.tasks:
+            self._wait(task)
+            failed = _failure(task, video.report.path)
+            if failed is not None:
+                video.report.error = failed
+                break
+            parts.append(task.result())
         self._consumed = index + 1
-        self._outcomes[index] = None  # the result is written once: let it go
-        if isinstance(outcome, str):
-            return VideoAddReport(video, error=outcome)
-        if isinstance(outcome, int):
-            return VideoAddReport(video, frames_present=outcome)
-        self._wait(outcome)
-        failed = _outcome(outcome, video)
-        if failed is not None:
-            return VideoAddReport(video, error=failed.error)
-        return store_video(self.store, self._source, outcome.result(), str(video))
+        if video.tasks and video.report.error is None:
+            finish_video(
+                self.store,
+                self._source,
+                str,
+                video.report,
+                video.sha256,
+                parts,
+                self.limits,
+            )
+        video.tasks = []  # written: let the results go
+        return video.report
 
 
-def _outcome(task: Any, path: Path) -> _Hashed | None:
-    """None when the task succeeded; else a failed result naming ``path`` (a worker that died
+def _failure(task: Any, path: Path) -> str | None:
+    """None when the task succeeded; else the error line naming ``path`` (a worker that died
     mid-task three times, a bug): the batch goes on with the other files."""
     try:
         task.result()
     except Exception as exc:  # whatever a worker raised: reported per file, the batch goes on
-        return _Hashed(path, None, None, f"{path}: failed on the cluster ({exc!r})")
+        return f"{path}: failed on the cluster ({exc!r})"
     return None

@@ -74,6 +74,72 @@ def stored_hashes(fp: Fingerprint) -> list[StoredHash]:
     return [StoredHash(h, fp.quality if kind == "pdq" else None) for kind, h in fp.hashes.items()]
 
 
+class StillWriter:
+    """Writes hashed stills as items of one source, ``BATCH`` per transaction, counting into a
+    report: the one write path of ``add_files`` and of ``db add --cluster``."""
+
+    def __init__(
+        self, store: Store, report: AddReport, origin_of: Callable[[Path], str] | None = None
+    ) -> None:
+        self.store = store
+        self.report = report
+        self.origin_of = origin_of or (lambda p: str(p.resolve()))
+        self.pending: list[tuple[Path, LoadedImage, Fingerprint, Thumbnail | None]] = []
+
+    def take(self, hashed: _Hashed) -> str | None:
+        """Queue one result for writing; returns the error that kept it out, if any."""
+        loaded, fp = hashed.loaded, hashed.fingerprint
+        if loaded is None or fp is None:
+            return hashed.error or f"{hashed.path}: could not be hashed"
+        if fp.flat:
+            return (
+                f"{hashed.path}: nothing to match: one colour, a blank or black frame, or noise"
+                f" (PDQ quality {fp.quality}); not added"
+            )
+        if not fp.sufficient:
+            self.report.low_detail.append(
+                f"{hashed.path}: low detail (PDQ quality {fp.quality}): stored; it matches"
+                " on agreeing keypoints, or on close hashes with agreeing pixels"
+            )
+        self.pending.append((hashed.path, loaded, fp, hashed.thumbnail))
+        if len(self.pending) >= BATCH:
+            self.flush()
+        return None
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        store, report = self.store, self.report
+        with store.transaction():
+            for path, loaded, fp, thumb in self.pending:
+                item_id, added = store.add_item(
+                    report.source_id,
+                    origin=self.origin_of(path),
+                    item_key=loaded.sha256,
+                    sha256=loaded.sha256,
+                    width=loaded.width,
+                    height=loaded.height,
+                    hashes=stored_hashes(fp),
+                )
+                if thumb is not None:
+                    store.put_thumbnail(item_id, thumb)
+                if added and fp.features is not None and len(fp.features):
+                    store.put_features(item_id, fp.features)
+                if added:
+                    report.added += 1
+                else:
+                    report.already_present += 1
+        self.pending.clear()
+
+
+def start_source(store: Store, info: SourceInfo) -> AddReport:
+    """A report for adding to the source described by ``info`` (created, or filled in)."""
+    report = AddReport()
+    with store.transaction():
+        report.source_id, report.source_created = store.ensure_source(info)
+    return report
+
+
 def add_files(
     store: Store,
     info: SourceInfo,
@@ -93,56 +159,13 @@ def add_files(
     small preview of each item for the HTML report; an item already present gets one if it had
     none, so re-adding a folder after an upgrade fills previews in.
     """
-    origin_of = origin_of or (lambda p: str(p.resolve()))
-    report = AddReport()
-    with store.transaction():
-        report.source_id, report.source_created = store.ensure_source(info)
-    pending: list[tuple[Path, LoadedImage, Fingerprint, Thumbnail | None]] = []
-
-    def flush() -> None:
-        with store.transaction():
-            for path, loaded, fp, thumb in pending:
-                item_id, added = store.add_item(
-                    report.source_id,
-                    origin=origin_of(path),
-                    item_key=loaded.sha256,
-                    sha256=loaded.sha256,
-                    width=loaded.width,
-                    height=loaded.height,
-                    hashes=stored_hashes(fp),
-                )
-                if thumb is not None:
-                    store.put_thumbnail(item_id, thumb)
-                if added and fp.features is not None and len(fp.features):
-                    store.put_features(item_id, fp.features)
-                if added:
-                    report.added += 1
-                else:
-                    report.already_present += 1
-        pending.clear()
-
+    report = start_source(store, info)
+    writer = StillWriter(store, report, origin_of)
     for hashed in _hashed(paths, jobs, thumbnails, keypoints):
-        error, loaded, fp = hashed.error, hashed.loaded, hashed.fingerprint
-        if loaded is None or fp is None:
-            error = error or f"{hashed.path}: could not be hashed"
-        elif fp.flat:
-            error = (
-                f"{hashed.path}: nothing to match: one colour, a blank or black frame, or noise"
-                f" (PDQ quality {fp.quality}); not added"
-            )
-        else:
-            if not fp.sufficient:
-                report.low_detail.append(
-                    f"{hashed.path}: low detail (PDQ quality {fp.quality}): stored; it matches"
-                    " on agreeing keypoints, or on close hashes with agreeing pixels"
-                )
-            pending.append((hashed.path, loaded, fp, hashed.thumbnail))
-            if len(pending) >= BATCH:
-                flush()
+        error = writer.take(hashed)
         if error is not None:
             report.errors.append(error)
         if on_item is not None:
             on_item(hashed.path, error)
-    if pending:
-        flush()
+    writer.flush()
     return report

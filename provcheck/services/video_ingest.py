@@ -228,13 +228,15 @@ def add_videos(
             on_progress(report.path, done, report.segments)
         if done < report.segments:
             continue
-        _finish(store, source_id, origin_of, report, task.sha256, pending.pop(task.video), limits)
+        finish_video(
+            store, source_id, origin_of, report, task.sha256, pending.pop(task.video), limits
+        )
         if on_video is not None:
             on_video(report)
     return reports
 
 
-def _finish(
+def finish_video(
     store: Store,
     source_id: int,
     origin_of: Callable[[Path], str],
@@ -243,7 +245,8 @@ def _finish(
     parts: list[HashedSegment],
     limits: VideoLimits,
 ) -> None:
-    """Merge a video's segments and store them, filling ``report`` in."""
+    """Merge a video's segments and store them in one transaction, filling ``report`` in (also
+    the last step of ``db add --cluster``)."""
     path = report.path
     try:
         facts, frames = merge_segments(path, sha256, parts, limits)

@@ -58,14 +58,6 @@ class PostgresReads:
         )
         return None if row is None else Source(int(row[0]), SourceInfo(*row[1:]))
 
-    def sources(self) -> list[Source]:
-        rows = self._db.all(
-            "SELECT s.id, s.label, s.category, s.url, s.first_seen, s.license, s.notes,"
-            " (SELECT count(*) FROM items i WHERE i.source_id = s.id)"
-            " FROM sources s ORDER BY s.id"
-        )
-        return [Source(int(r[0]), SourceInfo(*r[1:7]), int(r[7])) for r in rows]
-
     def count_items(self, source_id: int, item_key: str) -> int:
         """How many items of ``source_id`` have ``item_key`` (a video's frames share one key)."""
         return int(

@@ -44,6 +44,18 @@ CREATE TABLE provcheck.batches (
     writer       text                      -- the role that wrote it
 );
 
+-- Where a source's references came from when imported as a shared pack (`db import`): one row
+-- per pack import; a source points at the last pack that brought it (SQLite's schema 4).
+CREATE TABLE provcheck.packs (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    location    text NOT NULL,
+    sha256      text NOT NULL,
+    signer      text,
+    signed_at   text,
+    name        text,
+    imported_at text NOT NULL
+);
+
 CREATE TABLE provcheck.sources (
     id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     label      text NOT NULL UNIQUE,
@@ -52,7 +64,8 @@ CREATE TABLE provcheck.sources (
     first_seen text,                      -- ISO date, as in SQLite
     license    text,
     notes      text,
-    created_at timestamptz NOT NULL DEFAULT now()
+    created_at timestamptz NOT NULL DEFAULT now(),
+    pack_id    bigint REFERENCES provcheck.packs (id)
 );
 
 CREATE TABLE provcheck.items (

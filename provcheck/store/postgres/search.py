@@ -12,14 +12,14 @@ import numpy as np
 from provcheck.search.hash_index import HammingIndex
 from provcheck.search.keypoint_index import KeypointIndex
 from provcheck.search.tiered_keypoints import TieredKeypointIndex
+from provcheck.store.postgres.exchange import PostgresExchange
 from provcheck.store.postgres.mirror import Mirror
 from provcheck.store.postgres.mirror_fetch import latest_seq
 from provcheck.store.postgres.mirror_files import mirror_folder
-from provcheck.store.postgres.writes import PostgresWrites
 from provcheck.store.records import FEATURE_KIND, KindArrays
 
 
-class PostgresSearch(PostgresWrites):
+class PostgresSearch(PostgresExchange):
     """Reads and writes, plus the mirrored search arrays."""
 
     _mirror: Mirror | None = None

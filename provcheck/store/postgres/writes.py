@@ -11,31 +11,30 @@ all-or-nothing transactions that several writers on several machines may run at 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from itertools import islice
 
 from provcheck.errors import DatabaseError, UsageError
 from provcheck.signals.keypoints import Features
 from provcheck.signals.thumbnail import MIME_TYPES, Thumbnail
 from provcheck.store.postgres.transactions import PostgresTransactions
-from provcheck.store.records import NewItem, SourceInfo, StoredHash
+from provcheck.store.records import SourceInfo, StoredHash
 
-_IDENTITY = "(source_id, item_key, COALESCE(frame_time, -1.0))"
-_ITEM_COLUMNS = "source_id, origin, item_key, sha256, width, height, frame_time"
-_HASH_COLUMNS = "item_id, kind, bits, quality, rx, ry, rw, rh"
+IDENTITY = "(source_id, item_key, COALESCE(frame_time, -1.0))"
+ITEM_COLUMNS = "source_id, origin, item_key, sha256, width, height, frame_time"
+HASH_COLUMNS = "item_id, kind, bits, quality, rx, ry, rw, rh"
 
 
 #: A new item and its hashes in one statement; nothing when the source already holds the item.
 _ADD_ITEM = (
-    f"WITH new AS (INSERT INTO items ({_ITEM_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s)"
-    f" ON CONFLICT {_IDENTITY} DO NOTHING RETURNING id),"
-    f" stored AS (INSERT INTO hashes ({_HASH_COLUMNS}) SELECT new.id, h.* FROM new,"
+    f"WITH new AS (INSERT INTO items ({ITEM_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+    f" ON CONFLICT {IDENTITY} DO NOTHING RETURNING id),"
+    f" stored AS (INSERT INTO hashes ({HASH_COLUMNS}) SELECT new.id, h.* FROM new,"
     " unnest(%s::text[], %s::bytea[], %s::integer[], %s::float8[], %s::float8[], %s::float8[],"
     " %s::float8[]) AS h)"
     " SELECT id FROM new"
 )
 
 
-def _hash_rows(item_id: int, hashes: Iterable[StoredHash]) -> list[tuple[object, ...]]:
+def hash_rows(item_id: int, hashes: Iterable[StoredHash]) -> list[tuple[object, ...]]:
     return [
         (item_id, h.hash.kind, h.hash.bits, h.quality, *(h.region or (None,) * 4)) for h in hashes
     ]
@@ -123,7 +122,7 @@ class PostgresWrites(PostgresTransactions):
         thousands of frames are as many statements, not three times as many)."""
         with self._writing():
             self._batch_id()
-            rows = _hash_rows(0, hashes)
+            rows = hash_rows(0, hashes)
             columns = [list(c) for c in zip(*rows, strict=True)][1:] if rows else [[]] * 7
             item_id = self._db.scalar(
                 _ADD_ITEM,
@@ -137,64 +136,6 @@ class PostgresWrites(PostgresTransactions):
                 )
                 return int(present), False
             return int(item_id), True
-
-    def add_items_bulk(self, items: Iterable[NewItem], chunk: int = 50_000) -> tuple[int, int]:
-        """Store many items at once, skipping those already held. Returns (added, present).
-
-        One ``INSERT ... SELECT FROM unnest`` per chunk (the rows that went in come back from
-        ``RETURNING``), then the new items' hashes, keypoint-free, by ``COPY``. Call it inside
-        ``transaction()`` so a failure anywhere undoes every chunk.
-        """
-        self._require_writable()
-        if not self._in_tx:
-            raise DatabaseError("internal error: add_items_bulk must run inside a transaction")
-        self._batch_id()
-        added = present = 0
-        iterator = iter(items)
-        while batch := list(islice(iterator, chunk)):
-            new = self._add_chunk(batch)
-            added += new
-            present += len(batch) - new
-        return added, present
-
-    def _add_chunk(self, batch: list[NewItem]) -> int:
-        unique: dict[tuple[int, str, float], NewItem] = {}
-        for item in batch:
-            unique.setdefault(item.identity, item)  # the first occurrence wins, as in add_item
-        columns = list(
-            zip(
-                *(
-                    (i.source_id, i.origin, i.item_key, i.sha256, i.width, i.height, i.frame_time)
-                    for i in unique.values()
-                ),
-                strict=True,
-            )
-        )
-        rows = self._db.all(
-            f"INSERT INTO items ({_ITEM_COLUMNS}) SELECT * FROM unnest(%s::bigint[], %s::text[],"
-            " %s::text[], %s::text[], %s::integer[], %s::integer[], %s::float8[])"
-            f" ON CONFLICT {_IDENTITY} DO NOTHING"
-            " RETURNING id, source_id, item_key, COALESCE(frame_time, -1.0)",
-            [list(c) for c in columns],
-        )
-        new_ids = {(int(s), str(k), float(t)): int(i) for i, s, k, t in rows}
-        with self._db.errors():
-            cursor = self._db.raw.cursor()
-            with cursor.copy(f"COPY hashes ({_HASH_COLUMNS}) FROM STDIN") as copy:
-                for key, item in unique.items():
-                    if (item_id := new_ids.get(key)) is not None:
-                        for row in _hash_rows(item_id, item.hashes):
-                            copy.write_row(row)
-            thumbs = [
-                (item_id, item.thumbnail.mime, item.thumbnail.data)
-                for key, item in unique.items()
-                if item.thumbnail is not None and (item_id := new_ids.get(key)) is not None
-            ]
-            if thumbs:
-                with cursor.copy("COPY thumbnails (item_id, mime, data) FROM STDIN") as copy:
-                    for row in thumbs:
-                        copy.write_row(row)
-        return len(new_ids)
 
     def put_thumbnail(self, item_id: int, thumbnail: Thumbnail) -> None:
         """Store ``item_id``'s preview unless it already has one."""
