@@ -370,43 +370,27 @@ def bench_writer(db, work: Path, devset: Path) -> None:  # noqa: ANN001
 def bench_ingest(work: Path, rounds: int, devset: Path) -> None:
     videos = devset / "videos"
     print(
-        f"\n== ingest of the devset videos ({len(list(videos.glob('*.mp4')))} files):"
-        f" one process vs --cluster local -j 2 ({_load()}) =="
+        f"\n== ingest of the devset videos ({len(list(videos.glob('*.mp4')))} files): one process"
+        f" vs --cluster local -j 2, and db add --jobs 2 on this machine ({_load()}) =="
     )
-    times: dict[str, list[float]] = {"one process": [], "cluster of 2": []}
+    variants = {
+        "one process": ["-j", "1"],
+        "cluster of 2": ["--cluster", "local", "-j", "2"],
+        "db add -j 2": ["-j", "2"],
+    }
+    times: dict[str, list[float]] = {name: [] for name in variants}
     fresh = Path(tempfile.mkdtemp(dir=work))  # never a database a previous run filled
     for r in range(rounds):
-        runs = [("one process", []), ("cluster of 2", ["--cluster", "local", "-j", "2"])]
-        if r % 2:
-            runs.reverse()
-        for name, extra in runs:
-            db = fresh / f"ingest-{r}-{name[0]}.sqlite"
-            began = time.perf_counter()
-            subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "provcheck",
-                    "db",
-                    "add",
-                    str(videos),
-                    "--label",
-                    "devset",
-                    "--category",
-                    "game",
-                    "--db",
-                    str(db),
-                    *extra,
-                ],
-                check=True,
-                capture_output=True,
-            )
-            times[name].append(time.perf_counter() - began)
+        order = list(variants.items())
+        order = order[r % 3 :] + order[: r % 3]  # each variant first once in three rounds
+        for name, extra in order:
+            times[name].append(_add(videos, fresh / f"ingest-{r}-{len(extra)}.sqlite", extra))
             print(f"  round {r + 1}: {name} {times[name][-1]:.1f} s", flush=True)
     for name, xs in times.items():
         print(f"{name:>14}: {_spread(xs, ' s')}")
-    speedups = [a / b for a, b in zip(times["one process"], times["cluster of 2"], strict=True)]
-    print(f"      speed-up: {_spread(speedups, 'x')}")
+    for name in ("cluster of 2", "db add -j 2"):
+        ratios = [a / b for a, b in zip(times["one process"], times[name], strict=True)]
+        print(f"  speed-up of {name} over one process: {_spread(ratios, 'x')}")
     _ingest_phases(sorted(videos.glob("*.mp4")), rounds)
     _ingest_running_cluster(videos, rounds, fresh)
 
@@ -433,7 +417,7 @@ def _ingest_running_cluster(videos: Path, rounds: int, fresh: Path) -> None:
         _add(first, fresh / "warm.sqlite", ["--cluster", address])
         times: dict[str, list[float]] = {"one process": [], "running cluster": []}
         for r in range(rounds):
-            runs = [("one process", []), ("running cluster", ["--cluster", address])]
+            runs = [("one process", ["-j", "1"]), ("running cluster", ["--cluster", address])]
             if r % 2:
                 runs.reverse()
             for name, extra in runs:
