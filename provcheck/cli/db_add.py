@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from provcheck.cli.db_commands import db, source_options
-from provcheck.cli.group import EXIT_USAGE
+from provcheck.cli.group import EXIT_USAGE, say
 from provcheck.cli.options import db_option, jobs_option
 
 if TYPE_CHECKING:  # types only: the modules themselves load lazily, inside the command
@@ -61,7 +61,7 @@ def db_add(
     """
     from provcheck.media.sampling import SamplingPolicy
     from provcheck.media.sniff import is_video_path
-    from provcheck.media.targets import walk_folder
+    from provcheck.media.targets import walk
     from provcheck.services.databases import write_database
     from provcheck.services.ingest import add_files
     from provcheck.services.workers import default_jobs
@@ -71,13 +71,17 @@ def db_add(
     missing: list[str] = []
     for path in paths:
         if path.is_dir():
-            files.extend(walk_folder(path))
+            for found in walk(path):
+                if found.problem is None:
+                    files.append(found.path)
+                else:
+                    missing.append(f"{found.path}: {found.problem}")
         elif path.exists():
             files.append(path)
         else:
             missing.append(f"{path}: no such file or folder")
     for message in missing:
-        click.echo(f"provcheck: error: {message}", err=True)
+        say(f"provcheck: error: {message}", err=True)
     is_video = {f: is_video_path(f) for f in files}
     videos = [f for f in files if is_video[f]]
     stills = [f for f in files if not is_video[f]]
@@ -92,12 +96,9 @@ def db_add(
 
             def on_item(_path: Path, error: str | None) -> None:
                 if error:
-                    click.echo(
-                        f"\nprovcheck: error: {error}"
-                        if show_bar
-                        else f"provcheck: error: {error}",
-                        err=True,
-                    )
+                    if show_bar:
+                        click.echo(err=True)  # off the progress bar's line
+                    say(f"provcheck: error: {error}", err=True)
                 bar.update(1)
 
             report = add_files(
@@ -116,7 +117,7 @@ def db_add(
             if done.error:
                 report.errors.append(done.error)
     verb = "created" if report.source_created else "updated"
-    click.echo(
+    say(
         f"{verb} source {report.source_id} {source.label!r}: {report.added} added,"
         f" {report.already_present} already present,"
         f" {len(report.errors) + len(missing)} failed ({target})"
@@ -130,6 +131,7 @@ def _add_one_video(
 ) -> VideoAddReport:
     """Add one video with a progress bar on terminals (decoding is the slow part), then say
     what was stored."""
+    from provcheck.media.reading import display_name
     from provcheck.services.ingest import add_video
 
     show_bar = sys.stderr.isatty()
@@ -151,18 +153,18 @@ def _add_one_video(
             store,
             source_id,
             path,
-            origin=str(path.resolve()),
+            origin=display_name(path.resolve()),
             policy=policy,
             on_progress=on_progress,
             thumbnails=thumbnails,
         )
         bar.update(1000 - last[0])  # the last frame starts before the end: close the bar at 100 %
     if done.error:
-        click.echo(f"provcheck: error: {done.error}", err=True)
+        say(f"provcheck: error: {done.error}", err=True)
     else:
         for warning in done.warnings:
-            click.echo(f"provcheck: warning: {path}: {warning}", err=True)
-        click.echo(
+            say(f"provcheck: warning: {path}: {warning}", err=True)
+        say(
             f"{path}: {done.frames_added} frames added, {done.frames_present} already present"
             f" ({done.duration:.1f} s, {done.frames_decoded} frames decoded)",
             err=True,

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from provcheck.cli.group import cli
+from provcheck.cli.group import cli, say
 from provcheck.cli.options import db_option, open_output
 from provcheck.errors import UsageError
 
@@ -49,7 +49,11 @@ def source_options(required: bool) -> Any:
         ) -> Any:
             from provcheck.store import SourceInfo
 
-            source = SourceInfo(label, category, url, first_seen, license_, note) if label else None
+            source = (
+                SourceInfo(label, category, url, first_seen, license_, note).check_new()
+                if label
+                else None
+            )
             return fn(*args, source=source, **kwargs)
 
         options = [
@@ -143,17 +147,17 @@ def db_list(dbs: tuple[Path, ...], items_of: int | None, fmt: str) -> None:
         click.echo(json.dumps(listing, indent=2, ensure_ascii=False))
         return
     for block in listing:
-        click.echo(f"# {block['database']} ({block['role']})")
+        say(f"# {block['database']} ({block['role']})")
         for row in block["rows"]:
             if items_of is None:
-                click.echo(
+                say(
                     f"{row['id']:>5}  {row['label']}  [{row['category']}]"
                     f"  {row['items']} items  first seen {row['first_seen'] or '?'}"
                     f"  {row['url'] or ''}".rstrip()
                 )
             else:
                 at = f"  @{row['frame_time']:.2f}s" if row["frame_time"] is not None else ""
-                click.echo(f"{row['id']:>7}  {row['origin']}{at}")
+                say(f"{row['id']:>7}  {row['origin']}{at}")
 
 
 @db.command("stats")
@@ -187,13 +191,14 @@ def db_stats(dbs: tuple[Path, ...], fmt: str) -> None:
     for s in stats:
         kinds: dict[str, int] = s["hashes"]  # type: ignore[assignment]
         hashes = ", ".join(f"{k} {v}" for k, v in kinds.items()) or "none"
-        click.echo(
-            f"{s['role']:>8}  {s['path']}\n          {s['sources']} sources, {s['items']}"
+        say(f"{s['role']:>8}  {s['path']}")
+        say(
+            f"          {s['sources']} sources, {s['items']}"
             f" items ({s['video_frames']} video frames), hashes: {hashes},"
-            f" {int(s['bytes']) / 1e6:.2f} MB"
-        )  # type: ignore[call-overload]
+            f" {int(s['bytes']) / 1e6:.2f} MB"  # type: ignore[call-overload]
+        )
     if all(r.role == "bundled" for r in refs):
-        click.echo(f"    user  {default_db_path()} (not created yet)")
+        say(f"    user  {default_db_path()} (not created yet)")
 
 
 @db.command("remove")
@@ -283,7 +288,7 @@ def db_import(
     target = write_database(dbs)
     with open_store(target, create=True) as store:
         report = import_file(store, file, default_source=source)
-    click.echo(
+    say(
         f"imported {file} ({report.format}): {report.items_added} items added,"
         f" {report.items_present} already present, {report.sources_created} new sources"
         f" ({target})"

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import io
+import warnings
 from pathlib import Path
 
 from PIL import Image
+
+from provcheck.errors import InputError
+from provcheck.media.reading import read_head
 
 #: Container extensions a folder walk picks up as videos. Animated GIF/WebP are found as images by
 #: extension and recognised as animations by ``is_animation``.
@@ -15,10 +19,20 @@ VIDEO_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", "
 ANIMATION_EXTENSIONS = frozenset({".gif", ".webp", ".png", ".apng"})
 
 
+#: ISO-BMFF major brands of still pictures (AVIF, HEIF/HEIC): an ``ftyp`` box like a video's,
+#: one picture inside. Image sequences (``avis``, ``msf1``, ``hevc``) are sampled as videos.
+STILL_BRANDS = frozenset({b"avif", b"heic", b"heix", b"heim", b"heis", b"mif1", b"miaf"})
+
+
+def is_heif(head: bytes) -> bool:
+    """True for an AVIF or HEIF/HEIC still (an ISO-BMFF file whose major brand is a picture's)."""
+    return head[4:8] == b"ftyp" and head[8:12] in STILL_BRANDS
+
+
 def sniff_video(head: bytes) -> bool:
     """True if the first bytes look like a video container (MP4/MOV, Matroska/WebM, AVI, MPEG)."""
     return (
-        head[4:8] == b"ftyp"
+        (head[4:8] == b"ftyp" and not is_heif(head))
         or head[:4] == b"\x1a\x45\xdf\xa3"
         or (head[:4] == b"RIFF" and head[8:12] == b"AVI ")
         or head[:4] in (b"\x00\x00\x01\xba", b"\x00\x00\x01\xb3")
@@ -33,15 +47,14 @@ def _may_animate(head: bytes) -> bool:
 def is_animation(data: bytes | Path) -> bool:
     """True for a GIF/WebP/PNG with more than one frame (Pillow reads little beyond the header)."""
     try:
-        if isinstance(data, Path):
-            with data.open("rb") as handle:
-                if not _may_animate(handle.read(16)):
-                    return False
-        elif not _may_animate(data[:16]):
+        head = read_head(data, 16) if isinstance(data, Path) else data[:16]
+        if not _may_animate(head):
             return False
-        with Image.open(io.BytesIO(data) if isinstance(data, bytes) else data) as image:
-            return bool(getattr(image, "is_animated", False))
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        with warnings.catch_warnings():  # the decoder says what is wrong, once, if it is
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(data) if isinstance(data, bytes) else data) as image:
+                return bool(getattr(image, "is_animated", False))
+    except (InputError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
         return False
 
 
@@ -51,10 +64,9 @@ def is_video_path(path: Path) -> bool:
     if suffix in VIDEO_EXTENSIONS:
         return True
     try:
-        with path.open("rb") as handle:
-            if sniff_video(handle.read(400)):
-                return True
-    except OSError:
+        if sniff_video(read_head(path, 400)):
+            return True
+    except InputError:  # a FIFO, a device, a missing file: reading it says so, in its place
         return False
     return (suffix in ANIMATION_EXTENSIONS or not suffix) and is_animation(path)
 

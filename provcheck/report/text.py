@@ -14,6 +14,7 @@ from provcheck.report.records import (
     format_frame_time,
 )
 from provcheck.report.summary import ScanSummary
+from provcheck.report.terminal import for_terminal
 
 
 def describe_match(match: Match, claimed: date | None) -> str:
@@ -41,32 +42,37 @@ class TextRenderer:
         self.claimed = claimed
         self.verbose = verbose
 
+    def _line(self, text: str) -> None:
+        """One line of output: whatever the names and provenance in it say, it stays one line
+        and cannot act on the terminal (``terminal.for_terminal``)."""
+        self.out.write(for_terminal(text) + "\n")
+
     def result(self, result: ScanResult) -> None:
         if result.status == MATCH and result.segments:
             self._video(result)
         elif result.status == MATCH:
             best = result.matches[0]
-            self.out.write(f"MATCH  {result.input}: {describe_match(best, self.claimed)}\n")
+            self._line(f"MATCH  {result.input}: {describe_match(best, self.claimed)}")
             if self.verbose:
                 for other in result.matches[1:]:
-                    self.out.write(f"       also: {describe_match(other, self.claimed)}\n")
+                    self._line(f"       also: {describe_match(other, self.claimed)}")
         elif result.status == CLEAN:
-            self.out.write(f"clean  {result.input}\n")
+            self._line(f"clean  {result.input}")
         elif result.status == INSUFFICIENT:
-            self.out.write(
+            self._line(
                 f"insufficient  {result.input}: too little detail to hash meaningfully"
-                f" (PDQ quality {result.quality})\n"
+                f" (PDQ quality {result.quality})"
             )
         elif result.status == ERROR:
-            self.out.write(f"ERROR  {result.error}\n")
+            self._line(f"ERROR  {result.error}")
         self.out.flush()
 
     def _video(self, result: ScanResult) -> None:
         shown = result.segments if self.verbose else result.segments[:1]
         n = len(result.segments)
-        self.out.write(
+        self._line(
             f"MATCH  {result.input}: video, {n} matched segment{'s' if n != 1 else ''}"
-            f" ({result.frames_sampled} frames sampled over {result.duration or 0:.1f} s)\n"
+            f" ({result.frames_sampled} frames sampled over {result.duration or 0:.1f} s)"
         )
         for segment in shown:
             ref = ""
@@ -75,22 +81,22 @@ class TextRenderer:
                     f" = {format_frame_time(segment.reference_start)}-"
                     f"{format_frame_time(segment.reference_end)} of"
                 )
-            self.out.write(
+            self._line(
                 f"       {format_frame_time(segment.query_start)}-"
                 f"{format_frame_time(segment.query_end)}"
                 f"{ref} {describe_match(segment.best, self.claimed)}"
-                f" ({segment.frames} frames)\n"
+                f" ({segment.frames} frames)"
             )
         if n > len(shown):
-            self.out.write(f"       ... {n - len(shown)} more segments (--verbose lists them)\n")
+            self._line(f"       ... {n - len(shown)} more segments (--verbose lists them)")
 
     def finish(self, summary: ScanSummary) -> None:
         c = summary.counts
         total = sum(c.values())
         refs = sum(int(d.get("items", 0)) for d in summary.databases)
-        self.out.write(
+        self._line(
             f"{total} input{'s' if total != 1 else ''}: {c[MATCH]} match, {c[CLEAN]} clean,"
             f" {c[INSUFFICIENT]} insufficient, {c[ERROR]} error"
             f" ({refs} references in {len(summary.databases)} database"
-            f"{'s' if len(summary.databases) != 1 else ''}; {summary.elapsed_s:.2f} s)\n"
+            f"{'s' if len(summary.databases) != 1 else ''}; {summary.elapsed_s:.2f} s)"
         )

@@ -28,6 +28,7 @@ from typing import IO, Any
 
 from provcheck import __version__
 from provcheck.errors import FormatError, UsageError
+from provcheck.media.reading import display_name
 from provcheck.signals.hashes import Hash, get_hasher, hasher_names
 from provcheck.signals.thumbnail import Thumbnail, thumbnail_from_untrusted
 from provcheck.store import NewItem, SourceInfo, Store, StoredHash
@@ -284,7 +285,7 @@ def _read_pdq_list(lines: IO[str], path: Path, default: SourceInfo) -> Iterator[
     command's options); lines without one go to the source named by ``--label``.
     """
     sources: set[str] = set()
-    origin = str(path.resolve())
+    origin = display_name(path.resolve())
     for number, raw in enumerate(lines, start=1):
         line = raw.strip()
         if not line or line.startswith("#"):

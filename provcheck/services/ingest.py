@@ -14,6 +14,7 @@ from pathlib import Path
 from provcheck.errors import InputError
 from provcheck.media.frames import Progress, VideoLimits
 from provcheck.media.images import LoadedImage, load_image
+from provcheck.media.reading import display_name
 from provcheck.media.sampling import SamplingPolicy
 from provcheck.media.video import sample_video
 from provcheck.signals.fingerprint import Fingerprint, fingerprint
@@ -92,7 +93,7 @@ def add_files(
     small preview of each item for the HTML report; an item already present gets one if it had
     none, so re-adding a folder after an upgrade fills previews in.
     """
-    origin_of = origin_of or (lambda p: str(p.resolve()))
+    origin_of = origin_of or (lambda p: display_name(p.resolve()))
     report = AddReport()
     with store.transaction():
         report.source_id, report.source_created = store.ensure_source(info)

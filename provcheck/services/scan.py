@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
@@ -13,10 +13,14 @@ from provcheck.errors import InputError
 from provcheck.matching.matcher import Matcher
 from provcheck.matching.verdict import Fingerprinted, FingerprintedVideo, ScanResult, judge
 from provcheck.media.images import LoadedImage, decode_image, load_image
+from provcheck.media.reading import MAX_STDIN_BYTES, display_name, read_stream
 from provcheck.media.targets import Target
 from provcheck.media.webpage import DEFAULT_MAX_IMAGES
 from provcheck.signals.fingerprint import QueryFingerprint, query_fingerprint
 from provcheck.signals.thumbnail import make_thumbnail
+
+#: How standard input is named in results and messages.
+STDIN_NAME = "<stdin>"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,23 +54,42 @@ def _hash_target(
     thumbnails: bool = False,
     keypoints: bool = True,
 ) -> Fingerprinted:
+    """Fingerprint one target, in a worker process or not; never raises ``InputError``. The
+    result's names are printable whatever the file name's bytes (``reading.display_name``)."""
+    hashed = _fingerprint(target, stdin_data, allow_private, max_page_images, thumbnails, keypoints)
+    return replace(
+        hashed,
+        input=display_name(hashed.input),
+        error=None if hashed.error is None else display_name(hashed.error),
+        page=None if hashed.page is None else display_name(hashed.page),
+    )
+
+
+def _fingerprint(
+    target: Target,
+    stdin_data: bytes | None = None,
+    allow_private: bool = False,
+    max_page_images: int = DEFAULT_MAX_IMAGES,
+    thumbnails: bool = False,
+    keypoints: bool = True,
+) -> Fingerprinted:
     from provcheck.media.sniff import is_video_bytes, is_video_path
 
     try:
         if target.problem:
-            raise InputError(target.value, target.problem)
+            raise InputError(STDIN_NAME if target.kind == "stdin" else target.value, target.problem)
         if target.kind == "stdin":
             data = stdin_data or b""
             if data and is_video_bytes(data):
-                return Fingerprinted(target.value, video=_hash_video(data, "<stdin>", keypoints))
-            loaded = decode_image(data, "<stdin>")
+                return Fingerprinted(target.value, video=_hash_video(data, STDIN_NAME, keypoints))
+            loaded = decode_image(data, STDIN_NAME)
         elif target.kind == "url":
             fetched = _fetch_url(target, allow_private, max_page_images, keypoints)
             if not isinstance(fetched, bytes):
                 return fetched  # a page, or a clip or animated picture sampled as a video
             loaded = decode_image(fetched, target.value)
         elif is_video_path(Path(target.value)):
-            video = _hash_video(Path(target.value), target.value, keypoints)
+            video = _hash_video(Path(target.value), display_name(target.value), keypoints)
             return Fingerprinted(target.value, video=video)
         else:
             loaded = load_image(Path(target.value))
@@ -98,12 +121,13 @@ def _hashed_image(
 def hash_bytes(data: bytes, name: str) -> Fingerprinted:
     """Decode and fingerprint an uploaded image (``provcheck serve``); never raises InputError."""
     try:
+        name = display_name(name)
         loaded = decode_image(data, name)
         return _hashed_image(name, loaded, query_fingerprint(loaded.image))
     except InputError as exc:
-        return Fingerprinted(name, error=str(exc))
+        return Fingerprinted(display_name(name), error=display_name(str(exc)))
     except MemoryError:
-        return Fingerprinted(name, error=f"{name}: out of memory while decoding")
+        return Fingerprinted(display_name(name), error=f"{name}: out of memory while decoding")
 
 
 def _fetch_url(
@@ -135,7 +159,7 @@ def _fetch_url(
 def _hashed_stream(targets: Sequence[Target], options: ScanOptions) -> Iterator[Fingerprinted]:
     """Fingerprints in the order of ``targets``; a web page is replaced, in its place, by the
     fingerprints of the images it declares."""
-    stdin_data = sys.stdin.buffer.read() if any(t.kind == "stdin" for t in targets) else None
+    stdin_data, targets = _read_stdin(targets)
     fetch_args = (options.allow_private, options.page_images, options.thumbnails, options.keypoints)
     if options.jobs <= 1 or len(targets) < 4:
         for target in targets:
@@ -157,6 +181,18 @@ def _hashed_stream(targets: Sequence[Target], options: ScanOptions) -> Iterator[
             images = _page_targets(hashed)
             m = len(images)
             yield from pool.map(_hash_target, images, [None] * m, *[[a] * m for a in fetch_args])
+
+
+def _read_stdin(targets: Sequence[Target]) -> tuple[bytes | None, Sequence[Target]]:
+    """Standard input's bytes when a target asks for them, read up to ``MAX_STDIN_BYTES``; over
+    the cap, the stdin targets are marked with the problem instead."""
+    if not any(t.kind == "stdin" for t in targets):
+        return None, targets
+    try:
+        return read_stream(sys.stdin.buffer, MAX_STDIN_BYTES, STDIN_NAME), targets
+    except InputError as exc:
+        marked = [replace(t, problem=exc.problem) if t.kind == "stdin" else t for t in targets]
+        return None, marked
 
 
 def _page_targets(hashed: Fingerprinted) -> list[Target]:

@@ -4,6 +4,7 @@ read-only (the bundled pack, a shared copy on a read-only medium)."""
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -19,6 +20,14 @@ from provcheck.store.records import ItemRecord, Source, SourceInfo, StoredHash
 
 #: Ids per ``IN (...)`` statement: SQLite caps a statement's parameters (999 in old builds).
 _IN_CHUNK = 500
+
+
+def _finite(value: Any) -> Any:
+    """A stored number that is a real one, else None: a database made by hand may hold infinity
+    or NaN where a time or a fraction belongs, and no scan or JSON output should choke on it."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 class SqliteReads:
@@ -53,7 +62,7 @@ class SqliteReads:
             " WHERE label = ?",
             (label,),
         ).fetchone()
-        return None if row is None else Source(row[0], SourceInfo(*row[1:]))
+        return None if row is None else Source(row[0], SourceInfo.stored(*row[1:]))
 
     def sources(self) -> list[Source]:
         rows = self._conn.execute(
@@ -61,7 +70,7 @@ class SqliteReads:
             " (SELECT count(*) FROM items i WHERE i.source_id = s.id)"
             " FROM sources s ORDER BY s.id"
         ).fetchall()
-        return [Source(r[0], SourceInfo(*r[1:7]), r[7]) for r in rows]
+        return [Source(r[0], SourceInfo.stored(*r[1:7]), r[7]) for r in rows]
 
     def count_items(self, source_id: int, item_key: str) -> int:
         """How many items of ``source_id`` have ``item_key`` (a video's frames share one key)."""
@@ -105,7 +114,7 @@ class SqliteReads:
         else:
             rows = self._conn.execute(f"{base} ORDER BY i.id").fetchall()
         records = [
-            ItemRecord(*r[:8], source=SourceInfo(*r[8:14]))  # type: ignore[call-arg]
+            ItemRecord(*r[:7], _finite(r[7]), source=SourceInfo.stored(*r[8:14]))  # type: ignore[call-arg]
             for r in rows
         ]
         if with_hashes and records:
@@ -121,7 +130,7 @@ class SqliteReads:
             " WHERE item_id IN ({}) ORDER BY id"
         )
         for item_id, kind, bits, quality, *region in self._rows_in(sql, item_ids):
-            reg = None if region[0] is None else tuple(region)
+            reg = None if any(_finite(v) is None for v in region) else tuple(region)
             out.setdefault(item_id, []).append(
                 StoredHash(Hash(kind, bytes(bits)), quality, reg)  # type: ignore[arg-type]
             )
