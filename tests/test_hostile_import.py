@@ -60,7 +60,7 @@ BAD_ITEMS = [
     ("frame_time", True), ("frame_time", -1.0), ("frame_time", [1]),
     ("width", "wide"), ("width", -5), ("width", 1.5), ("width", True), ("width", 2**70),
     ("height", {"h": 1}),
-    ("sha256", 123), ("sha256", "not hex"),
+    ("sha256", 123), ("sha256", "two\nlines"), ("sha256", "x" * 200),
     ("origin", 123), ("origin", None), ("origin", "a\x00b"),
     ("item_key", 123), ("item_key", ["x"]), ("item_key", ""), ("item_key", "k\x00"),
     ("source", [1]), ("source", {"k": 1}),

@@ -61,25 +61,12 @@ def db_add(
     """
     from provcheck.media.sampling import SamplingPolicy
     from provcheck.media.sniff import is_video_path
-    from provcheck.media.targets import walk
     from provcheck.services.databases import write_database
     from provcheck.services.ingest import add_files
     from provcheck.services.workers import default_jobs
     from provcheck.store import open_store
 
-    files: list[Path] = []
-    missing: list[str] = []
-    for path in paths:
-        if path.is_dir():
-            for found in walk(path):
-                if found.problem is None:
-                    files.append(found.path)
-                else:
-                    missing.append(f"{found.path}: {found.problem}")
-        elif path.exists():
-            files.append(path)
-        else:
-            missing.append(f"{path}: no such file or folder")
+    files, missing = _collect(paths)
     for message in missing:
         say(f"provcheck: error: {message}", err=True)
     is_video = {f: is_video_path(f) for f in files}
@@ -111,23 +98,48 @@ def db_add(
             )
         policy = SamplingPolicy(max_gap_s=frame_every)
         for video in videos:
-            done = _add_one_video(store, report.source_id, video, policy, thumbnails)
+            done = _add_one_video(store, source, video, policy, thumbnails)
+            if done.source_id and not report.source_id:
+                report.source_id, report.source_created = done.source_id, True
             report.added += done.frames_added
             report.already_present += done.frames_present
             if done.error:
                 report.errors.append(done.error)
     verb = "created" if report.source_created else "updated"
-    say(
-        f"{verb} source {report.source_id} {source.label!r}: {report.added} added,"
-        f" {report.already_present} already present,"
-        f" {len(report.errors) + len(missing)} failed ({target})"
-    )
+    failed = len(report.errors) + len(missing)
+    if not report.source_id:  # nothing stored: the source was not created either
+        say(f"nothing added to {source.label!r}: {failed} failed ({target})")
+    else:
+        say(
+            f"{verb} source {report.source_id} {source.label!r}: {report.added} added,"
+            f" {report.already_present} already present, {failed} failed ({target})"
+        )
     if report.errors or missing:
         sys.exit(EXIT_USAGE)
 
 
+def _collect(paths: tuple[Path, ...]) -> tuple[list[Path], list[str]]:
+    """The files to add (folders walked) and, one line each, what could not be looked at."""
+    from provcheck.media.targets import walk
+
+    files: list[Path] = []
+    missing: list[str] = []
+    for path in paths:
+        if path.is_dir():
+            for found in walk(path):
+                if found.problem is None:
+                    files.append(found.path)
+                else:
+                    missing.append(f"{found.path}: {found.problem}")
+        elif path.exists() or path.is_symlink():
+            files.append(path)
+        else:
+            missing.append(f"{path}: no such file or folder")
+    return files, missing
+
+
 def _add_one_video(
-    store: Store, source_id: int, path: Path, policy: SamplingPolicy, thumbnails: bool
+    store: Store, source: SourceInfo, path: Path, policy: SamplingPolicy, thumbnails: bool
 ) -> VideoAddReport:
     """Add one video with a progress bar on terminals (decoding is the slow part), then say
     what was stored."""
@@ -151,7 +163,7 @@ def _add_one_video(
 
         done = add_video(
             store,
-            source_id,
+            source,
             path,
             origin=display_name(path.resolve()),
             policy=policy,

@@ -29,6 +29,7 @@ from typing import IO, Any
 from provcheck import __version__
 from provcheck.errors import FormatError, UsageError
 from provcheck.media.reading import display_name
+from provcheck.services import export_fields as fields
 from provcheck.signals.hashes import Hash, get_hasher, hasher_names
 from provcheck.signals.thumbnail import Thumbnail, thumbnail_from_untrusted
 from provcheck.store import NewItem, SourceInfo, Store, StoredHash
@@ -213,7 +214,8 @@ def _read_export(lines: Iterable[str], path: Path) -> Iterator[_Source | _Item]:
             raise FormatError(f"{where}: expected a JSON object")
         try:
             if "format" in record:
-                if record.get("version") != FORMAT_VERSION:
+                version = record.get("version")
+                if type(version) is not int or version != FORMAT_VERSION:
                     raise FormatError(
                         f"{where}: export format version {record.get('version')!r}; this"
                         f" provcheck reads version {FORMAT_VERSION}"
@@ -226,24 +228,27 @@ def _read_export(lines: Iterable[str], path: Path) -> Iterator[_Source | _Item]:
                     first_seen=record.get("first_seen"),
                     license=record.get("license"),
                     notes=record.get("notes"),
-                )
-                sources.add(record["key"])
-                yield _Source(record["key"], info)
+                ).check_new()
+                source_key = fields.key(record["key"], "key")
+                sources.add(source_key)
+                yield _Source(source_key, info)
             elif record.get("type") == "item":
-                if record["source"] not in sources:
+                source_key = fields.key(record["source"], "source")
+                if source_key not in sources:
                     raise FormatError(
-                        f"{where}: item names source {record['source']!r},"
-                        " which no earlier line defines"
+                        f"{where}: item names source {source_key!r}, which no earlier line defines"
                     )
                 yield _Item(
-                    source_key=record["source"],
-                    origin=record["origin"],
-                    item_key=record["item_key"],
-                    sha256=record.get("sha256"),
-                    width=record.get("width"),
-                    height=record.get("height"),
-                    frame_time=record.get("frame_time"),
-                    hashes=[_stored_hash(h) for h in record["hashes"]],
+                    source_key=source_key,
+                    origin=fields.text(record["origin"], "origin", longest=fields.MAX_ORIGIN),
+                    item_key=fields.text(
+                        record["item_key"], "item_key", longest=fields.MAX_KEY, single_line=True
+                    ),
+                    sha256=fields.sha256(record.get("sha256")),
+                    width=fields.count(record.get("width"), "width", top=fields.MAX_SIDE),
+                    height=fields.count(record.get("height"), "height", top=fields.MAX_SIDE),
+                    frame_time=fields.seconds(record.get("frame_time"), "frame_time"),
+                    hashes=[_stored_hash(h) for h in fields.hash_list(record["hashes"])],
                     thumbnail=_thumbnail(record.get("thumbnail")),
                 )
             else:
@@ -268,13 +273,11 @@ def _thumbnail(record: Any) -> Thumbnail | None:
 
 
 def _stored_hash(record: dict[str, Any]) -> StoredHash:
-    region = record.get("region")
-    if region is not None and (not isinstance(region, list) or len(region) != 4):
-        raise ValueError("region must be null or [x, y, w, h]")
+    kind, digits = fields.hash_kind_and_hex(record)
     return StoredHash(
-        Hash.from_hex(record["kind"], record["hex"]),
-        record.get("quality"),
-        tuple(float(v) for v in region) if region else None,  # type: ignore[arg-type]
+        Hash.from_hex(kind, digits),
+        fields.count(record.get("quality"), "quality", top=100),
+        fields.region(record.get("region")),
     )
 
 
@@ -296,6 +299,10 @@ def _read_pdq_list(lines: IO[str], path: Path, default: SourceInfo) -> Iterator[
                 f"{path}:{number}: expected 64 hex digits and an optional label, got {line[:80]!r}"
             )
         hex_digits, label = found.group(1).lower(), (found.group(2) or "").strip()
+        try:
+            label = fields.text(label, "label", longest=1000, single_line=True) if label else None
+        except ValueError as exc:
+            raise FormatError(f"{path}:{number}: {exc}") from None
         label = label or default.label
         if label not in sources:
             sources.add(label)

@@ -20,7 +20,7 @@ from provcheck.media.video import sample_video
 from provcheck.signals.fingerprint import Fingerprint, fingerprint
 from provcheck.signals.keypoints import REFERENCE_FEATURES
 from provcheck.signals.thumbnail import Thumbnail, make_thumbnail
-from provcheck.store import SourceInfo, Store, StoredHash
+from provcheck.store import SourceInfo, Store, StoredHash, provenance_updates
 
 #: Items written per transaction: big enough to be fast, small enough that an interrupted add of a
 #: large folder keeps most of its work (and every committed batch is complete).
@@ -95,12 +95,18 @@ def add_files(
     """
     origin_of = origin_of or (lambda p: display_name(p.resolve()))
     report = AddReport()
-    with store.transaction():
-        report.source_id, report.source_created = store.ensure_source(info)
+    existing = store.find_source(info.label)
+    if existing is not None:  # refuse contradicting provenance now, before hashing anything
+        provenance_updates(existing.info, info)
+        report.source_id = existing.id
     pending: list[tuple[Path, LoadedImage, Fingerprint, Thumbnail | None]] = []
 
     def flush() -> None:
         with store.transaction():
+            # The source is written with its first items, never alone: an add that is
+            # interrupted, or finds nothing to store, leaves no empty source behind.
+            source_id, created = store.ensure_source(info)
+            report.source_id, report.source_created = source_id, report.source_created or created
             for path, loaded, fp, thumb in pending:
                 item_id, added = store.add_item(
                     report.source_id,
@@ -148,6 +154,7 @@ class VideoAddReport:
     """What adding one video did: frames stored, or why nothing was."""
 
     path: Path
+    source_id: int = 0  # the source the frames went to (0 when nothing was stored)
     frames_added: int = 0
     frames_present: int = 0
     duration: float = 0.0
@@ -158,7 +165,7 @@ class VideoAddReport:
 
 def add_video(
     store: Store,
-    source_id: int,
+    source: int | SourceInfo,
     path: Path,
     *,
     origin: str,
@@ -168,7 +175,8 @@ def add_video(
     keypoints: int = REFERENCE_FEATURES,
     thumbnails: bool = False,
 ) -> VideoAddReport:
-    """Sample one video and store its kept frames as items of ``source_id`` (origin + frame_time).
+    """Sample one video and store its kept frames as items of ``source`` (origin + frame_time):
+    a source id, or the provenance of a source created, if new, with the frames.
 
     One transaction per video: the frames are hashed first (hashes are small), then written
     together, so an interrupted or failed video leaves nothing behind and re-running resumes
@@ -181,7 +189,12 @@ def add_video(
         facts, frames = sample_video(
             path, policy=policy, limits=limits, on_progress=on_progress, previews=thumbnails
         )
-        present = store.count_items(source_id, facts.sha256)
+        if isinstance(source, int):
+            known: int | None = source
+        else:
+            found = store.find_source(source.label)
+            known = None if found is None else found.id
+        present = store.count_items(known, facts.sha256) if known is not None else 0
         if present:
             report.frames_present = present
             return report
@@ -203,6 +216,9 @@ def add_video(
         )
         return report
     with store.transaction():
+        # A source named by its provenance is written with the video's frames, never alone.
+        source_id = source if isinstance(source, int) else store.ensure_source(source)[0]
+        report.source_id = source_id
         for time_s, fp, thumb in hashed:
             item_id, added = store.add_item(
                 source_id,

@@ -21,6 +21,7 @@ from provcheck.store.records import (
     SourceInfo,
     StoredHash,
     parse_date,
+    provenance_updates,
 )
 
 __all__ = [
@@ -39,4 +40,5 @@ __all__ = [
     "default_db_path",
     "open_store",
     "parse_date",
+    "provenance_updates",
 ]

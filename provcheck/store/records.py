@@ -47,8 +47,10 @@ class SourceInfo:
                 continue
             if not isinstance(value, str):
                 raise UsageError(f"{name.replace('_', '-')} must be text, not {value!r}")
-            if "\x00" in value:
-                raise UsageError(f"{name.replace('_', '-')} must not contain a NUL character")
+            if "\x00" in value or (not value.isprintable() and _unencodable(value)):
+                raise UsageError(
+                    f"{name.replace('_', '-')} must be text without NUL or lone surrogates"
+                )
         if not self.label.strip():
             raise UsageError("a source needs a non-empty --label")
         if self.category not in CATEGORIES:
@@ -81,6 +83,37 @@ class SourceInfo:
             if any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in text):
                 raise UsageError(f"{name} must not contain control characters, got {text!r}")
         return self
+
+
+def provenance_updates(old: SourceInfo, new: SourceInfo) -> dict[str, str]:
+    """What adding ``new`` to the stored source ``old`` (same label) fills in: provenance that was
+    missing. Provenance that contradicts what is stored is refused (``UsageError``) rather than
+    history rewritten. Pure, so a command can check before it hashes anything."""
+    if old.category != new.category:
+        raise UsageError(
+            f"source {new.label!r} is already in the database as category {old.category!r};"
+            " use that category or another label"
+        )
+    updates: dict[str, str] = {}
+    for name in ("url", "first_seen", "license", "notes"):
+        new_value, old_value = getattr(new, name), getattr(old, name)
+        if new_value is None or new_value == old_value:
+            continue
+        if old_value is not None:
+            raise UsageError(
+                f"source {new.label!r} already has {name.replace('_', '-')} {old_value!r};"
+                f" refusing to change it to {new_value!r} (use another label)"
+            )
+        updates[name] = new_value
+    return updates
+
+
+def _unencodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def parse_date(text: str, what: str) -> date:

@@ -17,6 +17,7 @@ from provcheck.signals.hashes import Hash
 from provcheck.signals.keypoints import Features
 from provcheck.signals.thumbnail import MIME_TYPES, Thumbnail
 from provcheck.store.records import ItemRecord, Source, SourceInfo, StoredHash
+from provcheck.store.sqlite.guard import GuardedConnection
 
 #: Ids per ``IN (...)`` statement: SQLite caps a statement's parameters (999 in old builds).
 _IN_CHUNK = 500
@@ -34,7 +35,7 @@ class SqliteReads:
     """Queries over an open connection; the base of ``SqliteStore``."""
 
     def __init__(self, conn: sqlite3.Connection, path: Path, *, writable: bool) -> None:
-        self._conn = conn
+        self._conn = GuardedConnection(conn, path)
         self.path = path
         self.writable = writable
 
