@@ -18,6 +18,8 @@ def isolated_user_data(tmp_path_factory, monkeypatch):
     """Never read or write the real user's database: point the data dir at a temp folder."""
     home = tmp_path_factory.mktemp("xdg")
     monkeypatch.setenv("XDG_DATA_HOME", str(home))
+    # Sidecars of read-only databases and the seals of every sidecar live in the cache folder.
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
     monkeypatch.delenv("PROVCHECK_DB", raising=False)
     return home
 
