@@ -105,6 +105,14 @@ from provcheck.cli.options import (
     callback=positive,
     help="For a web page URL, scan at most this many of its images (og:image first).",
 )
+@click.option(
+    "--fetch-timeout",
+    type=click.FloatRange(min=1, max=3600),
+    default=60.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Time one URL may take in all (redirects, headers, body), however slowly it answers.",
+)
 def scan(
     targets: tuple[str, ...],
     dbs: tuple[Path, ...],
@@ -124,6 +132,7 @@ def scan(
     allow_private: bool,
     keypoints: bool,
     page_images: int,
+    fetch_timeout: float,
 ) -> None:
     """Check images (files, folders, URLs, or - for standard input) against the references.
 
@@ -190,6 +199,7 @@ def scan(
             allow_private=allow_private,
             page_images=page_images,
             keypoints=keypoints,
+            fetch_timeout=fetch_timeout,
         )
         bar = (
             stack.enter_context(

@@ -6,7 +6,6 @@ Stills are written in batches; a video is sampled into frames and written in one
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -17,6 +16,7 @@ from provcheck.media.images import LoadedImage, load_image
 from provcheck.media.reading import display_name
 from provcheck.media.sampling import SamplingPolicy
 from provcheck.media.video import sample_video
+from provcheck.services.workers import worker_pool
 from provcheck.signals.fingerprint import Fingerprint, fingerprint
 from provcheck.signals.keypoints import REFERENCE_FEATURES
 from provcheck.signals.thumbnail import Thumbnail, make_thumbnail
@@ -66,7 +66,7 @@ def _hashed(
     if jobs <= 1 or len(paths) < 4:
         yield from map(work, paths)
         return
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
+    with worker_pool(jobs) as pool:
         yield from pool.map(work, paths, chunksize=max(1, min(16, len(paths) // (jobs * 4))))
 
 

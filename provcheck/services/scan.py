@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -12,10 +11,12 @@ from pathlib import Path
 from provcheck.errors import InputError
 from provcheck.matching.matcher import Matcher
 from provcheck.matching.verdict import Fingerprinted, FingerprintedVideo, ScanResult, judge
+from provcheck.media.fetch import FETCH_TIMEOUT_S
 from provcheck.media.images import LoadedImage, decode_image, load_image
 from provcheck.media.reading import MAX_STDIN_BYTES, display_name, read_stream
 from provcheck.media.targets import Target
 from provcheck.media.webpage import DEFAULT_MAX_IMAGES
+from provcheck.services.workers import worker_pool
 from provcheck.signals.fingerprint import QueryFingerprint, query_fingerprint
 from provcheck.signals.thumbnail import make_thumbnail
 
@@ -35,6 +36,8 @@ class ScanOptions:
     page_images: int = DEFAULT_MAX_IMAGES  # images scanned per web page
     #: Compute keypoints for partial matches (crops, screenshots); off: hashes only, ~5x faster.
     keypoints: bool = True
+    #: Seconds one URL may take in all (each image of a page gets as long again).
+    fetch_timeout: float = FETCH_TIMEOUT_S
 
 
 def _hash_video(source: Path | bytes, name: str, keypoints: bool = True) -> FingerprintedVideo:
@@ -53,10 +56,13 @@ def _hash_target(
     max_page_images: int = DEFAULT_MAX_IMAGES,
     thumbnails: bool = False,
     keypoints: bool = True,
+    fetch_timeout: float = FETCH_TIMEOUT_S,
 ) -> Fingerprinted:
     """Fingerprint one target, in a worker process or not; never raises ``InputError``. The
     result's names are printable whatever the file name's bytes (``reading.display_name``)."""
-    hashed = _fingerprint(target, stdin_data, allow_private, max_page_images, thumbnails, keypoints)
+    hashed = _fingerprint(
+        target, stdin_data, allow_private, max_page_images, thumbnails, keypoints, fetch_timeout
+    )
     return replace(
         hashed,
         input=display_name(hashed.input),
@@ -72,6 +78,7 @@ def _fingerprint(
     max_page_images: int = DEFAULT_MAX_IMAGES,
     thumbnails: bool = False,
     keypoints: bool = True,
+    fetch_timeout: float = FETCH_TIMEOUT_S,
 ) -> Fingerprinted:
     from provcheck.media.sniff import is_video_bytes, is_video_path
 
@@ -84,7 +91,7 @@ def _fingerprint(
                 return Fingerprinted(target.value, video=_hash_video(data, STDIN_NAME, keypoints))
             loaded = decode_image(data, STDIN_NAME)
         elif target.kind == "url":
-            fetched = _fetch_url(target, allow_private, max_page_images, keypoints)
+            fetched = _fetch_url(target, allow_private, max_page_images, keypoints, fetch_timeout)
             if not isinstance(fetched, bytes):
                 return fetched  # a page, or a clip or animated picture sampled as a video
             loaded = decode_image(fetched, target.value)
@@ -131,7 +138,11 @@ def hash_bytes(data: bytes, name: str) -> Fingerprinted:
 
 
 def _fetch_url(
-    target: Target, allow_private: bool, max_page_images: int, keypoints: bool = True
+    target: Target,
+    allow_private: bool,
+    max_page_images: int,
+    keypoints: bool = True,
+    fetch_timeout: float = FETCH_TIMEOUT_S,
 ) -> bytes | Fingerprinted:
     """A still image URL's bytes; or, done here, a page URL's image URLs to scan in its place,
     or a video clip or animated GIF/WebP sampled as a video. An image found on a page is fetched
@@ -140,9 +151,11 @@ def _fetch_url(
     from provcheck.media.sniff import is_video_bytes
 
     if target.page is not None:
-        fetched = fetch_image(target.value, allow_private=allow_private)
+        fetched = fetch_image(target.value, allow_private=allow_private, deadline_s=fetch_timeout)
     else:
-        fetched = fetch_image_or_page(target.value, allow_private=allow_private)
+        fetched = fetch_image_or_page(
+            target.value, allow_private=allow_private, deadline_s=fetch_timeout
+        )
     if not fetched.is_page:
         if fetched.is_video or is_video_bytes(fetched.data):
             video = _hash_video(fetched.data, target.value, keypoints)
@@ -160,7 +173,13 @@ def _hashed_stream(targets: Sequence[Target], options: ScanOptions) -> Iterator[
     """Fingerprints in the order of ``targets``; a web page is replaced, in its place, by the
     fingerprints of the images it declares."""
     stdin_data, targets = _read_stdin(targets)
-    fetch_args = (options.allow_private, options.page_images, options.thumbnails, options.keypoints)
+    fetch_args = (
+        options.allow_private,
+        options.page_images,
+        options.thumbnails,
+        options.keypoints,
+        options.fetch_timeout,
+    )
     if options.jobs <= 1 or len(targets) < 4:
         for target in targets:
             hashed = _hash_target(target, stdin_data, *fetch_args)
@@ -170,7 +189,7 @@ def _hashed_stream(targets: Sequence[Target], options: ScanOptions) -> Iterator[
             for image in _page_targets(hashed):
                 yield _hash_target(image, None, *fetch_args)
         return
-    with ProcessPoolExecutor(max_workers=options.jobs) as pool:
+    with worker_pool(options.jobs) as pool:
         n = len(targets)
         chunk = max(1, min(16, n // (options.jobs * 4)))
         extra = [[arg] * n for arg in fetch_args]
