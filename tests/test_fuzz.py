@@ -15,9 +15,12 @@ import json
 import math
 import os
 import random
+import shutil
 import signal
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -195,7 +198,20 @@ def _assert_well_typed(line: str) -> None:
         assert region is None or all(0 <= v <= 1 for v in region), entry
 
 
-def test_fuzz_importing_stores_well_typed_records_or_nothing(tmp_path):
+@pytest.fixture
+def scratch(tmp_path):
+    """A folder for many short-lived databases: in memory (/dev/shm) where there is one, as
+    creating a database on disk costs a few synchronous writes each."""
+    shm = Path("/dev/shm")
+    if shm.is_dir() and os.access(shm, os.W_OK):
+        folder = Path(tempfile.mkdtemp(prefix="provcheck-fuzz-", dir=shm))
+        yield folder
+        shutil.rmtree(folder, ignore_errors=True)
+    else:
+        yield tmp_path
+
+
+def test_fuzz_importing_stores_well_typed_records_or_nothing(scratch):
     import_file = _first(
         "provcheck.services.exchange:import_file", "provcheck.exchange:import_file"
     )
@@ -207,9 +223,9 @@ def test_fuzz_importing_stores_well_typed_records_or_nothing(tmp_path):
     rng = random.Random(1818)
     outcomes = {"imported": 0, "refused": 0}
     for case in range(CASES):
-        path = tmp_path / f"case{case}.jsonl"
+        path = scratch / f"case{case}.jsonl"
         path.write_text(_mutate_records(rng), encoding="utf-8", errors="surrogatepass")
-        db = tmp_path / f"case{case}.sqlite"
+        db = scratch / f"case{case}.sqlite"
         with _bounded(f"import case {case}"), open_store(db, create=True) as store:
             try:
                 import_file(store, path)
@@ -221,6 +237,6 @@ def test_fuzz_importing_stores_well_typed_records_or_nothing(tmp_path):
                 for line in export_lines(store):
                     _assert_well_typed(line)
                 outcomes["imported"] += 1
-        db.unlink()
-        path.unlink()
+        for leftover in scratch.glob(f"case{case}.*"):
+            leftover.unlink()
     assert outcomes["imported"] and outcomes["refused"], outcomes

@@ -9,11 +9,11 @@ from http.server import BaseHTTPRequestHandler
 
 import pytest
 
-from tests.hostile_corpus import SlowDrip, jsonl, misbehaving_server, run
+from tests.hostile_corpus import SlowDrip, invoke, jsonl, misbehaving_server
 
 pytestmark = pytest.mark.slow
 
-DEADLINE_S = 3
+DEADLINE_S = 2
 
 
 class SlowHeaders(BaseHTTPRequestHandler):
@@ -39,7 +39,7 @@ class DripPage(SlowDrip):
 def test_a_slow_drip_url_ends_at_the_total_deadline(ref_db, handler):
     with misbehaving_server(handler) as base:
         started = time.monotonic()
-        result = run(
+        result = invoke(
             "scan", f"{base}/slow", "--db", ref_db, "--allow-private", "--format", "jsonl",
             "--fetch-timeout", str(DEADLINE_S), timeout=40,
         )  # fmt: skip

@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler
 
 import pytest
 
-from tests.hostile_corpus import misbehaving_server, no_terminal_controls, run, stderr_lines
+from tests.hostile_corpus import invoke, misbehaving_server, no_terminal_controls, stderr_lines
 
 pytestmark = pytest.mark.slow
 
@@ -37,13 +37,13 @@ def test_file_names_cannot_forge_lines_or_send_escapes(tmp_path, pictures, ref_d
     shutil.copy(pictures["unknown"], folder / f"a{FORGED}.jpg")
     shutil.copy(pictures["unknown"], folder / f"b{ESCAPES}.jpg")
     (folder / f"c{ESCAPES}{FORGED}.jpg").write_bytes(b"\xff\xd8 not a picture")
-    result = run("scan", folder, "--db", ref_db, "-j", "1")
+    result = invoke("scan", folder, "--db", ref_db, "-j", "1")
     assert result.returncode == 2
     lines = _clean(result, lines=4)  # three results and the summary
     assert not [line for line in lines if line.startswith("MATCH")]
     assert lines[2].startswith("ERROR")
 
-    as_json = run("scan", folder, "--db", ref_db, "--format", "json", "-j", "1")
+    as_json = invoke("scan", folder, "--db", ref_db, "--format", "json", "-j", "1")
     names = sorted(r["input"].rsplit("/", 1)[1] for r in json.loads(as_json.stdout)["results"])
     assert names == sorted(p.name for p in folder.iterdir())  # JSON keeps the exact names
 
@@ -52,7 +52,7 @@ def test_labels_with_controls_are_refused_at_the_door(tmp_path, pictures):
     db = tmp_path / "refs.sqlite"
     for option, value in (("--label", f"Game{FORGED}"), ("--url", f"https://x.example/{ESCAPES}")):
         args = {"--label": "Game", "--url": "https://x.example/", option: value}
-        added = run(
+        added = invoke(
             "db", "add", pictures["known"], "--db", db, "--category", "game",
             *(part for pair in args.items() for part in pair),
         )  # fmt: skip
@@ -64,7 +64,7 @@ def test_labels_with_controls_are_refused_at_the_door(tmp_path, pictures):
 def test_provenance_in_a_database_is_printed_harmlessly(tmp_path, pictures):
     """A database made by hand (or by an older provcheck) may hold anything in its text."""
     db = tmp_path / "refs.sqlite"
-    added = run("db", "add", pictures["known"], "--db", db, "--category", "game", "--label", "G")
+    added = invoke("db", "add", pictures["known"], "--db", db, "--category", "game", "--label", "G")
     assert added.returncode == 0, added.stderr
     with contextlib.closing(sqlite3.connect(db)) as conn, conn:
         conn.execute(
@@ -73,21 +73,21 @@ def test_provenance_in_a_database_is_printed_harmlessly(tmp_path, pictures):
         )
         conn.execute("UPDATE items SET origin = ?", (f"/a{ESCAPES}{FORGED}.jpg",))
     for fmt in ("text", "html", "csv"):
-        result = run("scan", pictures["known"], "--db", db, "-v", "--format", fmt)
+        result = invoke("scan", pictures["known"], "--db", db, "-v", "--format", fmt)
         assert result.returncode == 1, result.stderr
         if fmt == "text":
             lines = _clean(result, lines=2)
             assert lines[0].startswith("MATCH") and "Game" in lines[0]
-    _clean(run("db", "list", "--db", db), lines=2)  # the database's heading and one source
-    _clean(run("db", "list", "--db", db, "--items", "1"), lines=2)
-    _clean(run("db", "stats", "--db", db))
+    _clean(invoke("db", "list", "--db", db), lines=2)  # the database's heading and one source
+    _clean(invoke("db", "list", "--db", db, "--items", "1"), lines=2)
+    _clean(invoke("db", "stats", "--db", db))
 
 
 def _known_pdq_hex(tmp_path, picture) -> str:
     scratch = tmp_path / "scratch.sqlite"
-    added = run("db", "add", picture, "--db", scratch, "--label", "S", "--category", "game")
+    added = invoke("db", "add", picture, "--db", scratch, "--label", "S", "--category", "game")
     assert added.returncode == 0, added.stderr
-    exported = run("db", "export", "--db", scratch)
+    exported = invoke("db", "export", "--db", scratch)
     items = [json.loads(line) for line in exported.stdout.decode().splitlines()[2:]]
     return next(h["hex"] for h in items[0]["hashes"] if h["kind"] == "pdq")
 
@@ -104,15 +104,15 @@ def test_imported_origins_are_printed_harmlessly(tmp_path, pictures):
     ]  # fmt: skip
     export.write_text("\n".join(json.dumps(r) for r in records) + "\n", encoding="utf-8")
     db = tmp_path / "imported.sqlite"
-    imported = run("db", "import", export, "--db", db)
+    imported = invoke("db", "import", export, "--db", db)
     assert imported.returncode == 0, imported.stderr
     _clean(imported)
-    result = run("scan", pictures["known"], "--db", db)
+    result = invoke("scan", pictures["known"], "--db", db)
     assert result.returncode == 1
     lines = _clean(result, lines=2)
     assert lines[0].startswith("MATCH")
-    _clean(run("db", "list", "--db", db), lines=2)
-    _clean(run("db", "list", "--db", db, "--items", "1"), lines=2)
+    _clean(invoke("db", "list", "--db", db), lines=2)
+    _clean(invoke("db", "list", "--db", db, "--items", "1"), lines=2)
 
 
 def test_urls_and_server_messages_are_printed_harmlessly(ref_db):
@@ -127,7 +127,7 @@ def test_urls_and_server_messages_are_printed_harmlessly(ref_db):
             return None
 
     with misbehaving_server(Hostile) as base:
-        result = run(
+        result = invoke(
             "scan", f"{base}/x{ESCAPES}.jpg", f"http://127.0.0.1:9/{ESCAPES}{FORGED}.jpg",
             "--db", ref_db, "--allow-private",
         )  # fmt: skip
@@ -138,7 +138,7 @@ def test_urls_and_server_messages_are_printed_harmlessly(ref_db):
 
 def test_error_messages_on_stderr_are_one_harmless_line(tmp_path, pictures):
     missing = tmp_path / f"no{ESCAPES}{FORGED}.sqlite"
-    result = run("scan", pictures["known"], "--db", missing)
+    result = invoke("scan", pictures["known"], "--db", missing)
     assert result.returncode == 2
     _clean(result)
     assert len(stderr_lines(result)) == 1
@@ -146,7 +146,7 @@ def test_error_messages_on_stderr_are_one_harmless_line(tmp_path, pictures):
     folder.mkdir()
     (folder / f"bad{ESCAPES}{FORGED}.jpg").write_bytes(b"GIF89a broken")
     shutil.copy(pictures["known"], folder / "good.jpg")
-    added = run(
+    added = invoke(
         "db", "add", folder, "--db", tmp_path / "x.sqlite", "--label", "L", "--category", "game"
     )
     assert added.returncode == 2

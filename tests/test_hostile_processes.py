@@ -36,8 +36,7 @@ def _eof_within(stream, seconds: float) -> bool:
     return False
 
 
-@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM])
-@pytest.mark.parametrize("command", ["scan", "db add"])
+@pytest.mark.parametrize(("command", "how"), [("scan", signal.SIGKILL), ("db add", signal.SIGTERM)])
 def test_killing_a_command_with_jobs_leaves_no_worker(
     many_pictures, ref_db, tmp_path, how, command
 ):

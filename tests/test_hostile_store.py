@@ -21,6 +21,7 @@ from PIL import Image
 from tests.conftest import noise_picture
 from tests.hostile_corpus import (
     db_counts,
+    invoke,
     kill_group,
     provcheck_exe,
     random_pdq_list,
@@ -30,30 +31,45 @@ from tests.hostile_corpus import (
 
 pytestmark = pytest.mark.slow
 
-#: Rows from which a hash kind gets memory-mapped sidecar arrays (MULTI_INDEX_MIN_ROWS).
-SIDECAR_ROWS = 50_000
+#: Rows from which a hash kind gets memory-mapped sidecar arrays, for these tests: the scans run
+#: in this process, so the threshold (50,000 in use) is lowered rather than 50,000 rows written.
+SIDECAR_ROWS = 2_000
+
+
+@pytest.fixture(autouse=True)
+def _small_sidecar_threshold(monkeypatch):
+    from provcheck.search import hash_index
+
+    monkeypatch.setattr(hash_index, "MULTI_INDEX_MIN_ROWS", SIDECAR_ROWS)
 
 
 def _pdq_of(tmp_path: Path, picture: Path) -> str:
     scratch = tmp_path / "pdq-of.sqlite"
-    added = run("db", "add", picture, "--db", scratch, "--label", "S", "--category", "game")
+    added = invoke("db", "add", picture, "--db", scratch, "--label", "S", "--category", "game")
     assert added.returncode == 0, added.stderr
-    exported = run("db", "export", "--db", scratch)
+    exported = invoke("db", "export", "--db", scratch)
     items = [json.loads(line) for line in exported.stdout.decode().splitlines()[2:]]
     return next(h["hex"] for h in items[0]["hashes"] if h["kind"] == "pdq")
 
 
 @pytest.fixture(scope="session")
 def big_db_template(tmp_path_factory, pictures) -> Path:
-    """50,001 PDQ hashes (one of them the known picture's, labelled "Known"): enough for the
-    search arrays to live in memory-mapped sidecar files."""
-    folder = tmp_path_factory.mktemp("big")
+    """SIDECAR_ROWS + 1 PDQ hashes (one of them the known picture's, labelled "Known"): enough
+    for the search arrays to live in memory-mapped sidecar files."""
+    from provcheck.search import hash_index
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(hash_index, "MULTI_INDEX_MIN_ROWS", SIDECAR_ROWS)
+        return _big_db(tmp_path_factory.mktemp("big"), pictures)
+
+
+def _big_db(folder: Path, pictures) -> Path:
     listing = folder / "list.txt"
     rows = random_pdq_list(SIDECAR_ROWS, seed=18)
     rows.append(f"{_pdq_of(folder, pictures['known'])} Known")
     listing.write_text("\n".join(rows) + "\n")
     db = folder / "big.sqlite"
-    result = run("db", "import", listing, "--db", db, "--label", "Noise", "--category", "other")
+    result = invoke("db", "import", listing, "--db", db, "--label", "Noise", "--category", "other")
     assert result.returncode == 0, result.stderr
     return db
 
@@ -66,7 +82,7 @@ def big_db(tmp_path, big_db_template) -> Path:
 
 
 def _scan_known(db, pictures, **kwargs):
-    result = run(
+    result = invoke(
         "scan", pictures["known"], "--db", db, "--format", "json", "--no-keypoints", **kwargs
     )
     doc = json.loads(result.stdout) if result.stdout else None
@@ -140,7 +156,7 @@ def _clone_keypoints(db: Path, copies: int) -> None:
 
 def test_swapped_keypoint_sidecar_is_not_trusted(tmp_path, stills):
     db = tmp_path / "kp.sqlite"
-    added = run("db", "add", stills["wesnoth"], "--db", db, "--label", "W", "--category", "game")
+    added = invoke("db", "add", stills["wesnoth"], "--db", db, "--label", "W", "--category", "game")
     assert added.returncode == 0, added.stderr
     _clone_keypoints(db, 1000)
     with Image.open(stills["wesnoth"]) as still:
@@ -148,7 +164,7 @@ def test_swapped_keypoint_sidecar_is_not_trusted(tmp_path, stills):
         still.crop((w // 5, h // 5, w * 4 // 5, h * 4 // 5)).save(tmp_path / "crop.png")
 
     def scan_crop():
-        result = run("scan", tmp_path / "crop.png", "--db", db, "--format", "json")
+        result = invoke("scan", tmp_path / "crop.png", "--db", db, "--format", "json")
         assert result.returncode == 1, result.stderr
         return json.loads(result.stdout)["results"][0]["matches"][0]["origin"]
 
@@ -168,7 +184,17 @@ def test_swapped_keypoint_sidecar_is_not_trusted(tmp_path, stills):
 @pytest.fixture
 def small_db(tmp_path, pictures) -> Path:
     db = tmp_path / "small.sqlite"
-    result = run("db", "add", pictures["known"], "--db", db, "--label", "K", "--category", "game")
+    result = invoke(
+        "db",
+        "add",
+        pictures["known"],
+        "--db",
+        db,
+        "--label",
+        "K",
+        "--category",
+        "game",
+    )
     assert result.returncode == 0, result.stderr
     return db
 
@@ -191,8 +217,8 @@ def test_a_corrupt_database_is_exit_2_naming_it(small_db, pictures):
     with small_db.open("r+b") as handle:
         handle.seek((root - 1) * page_size)
         handle.write(b"\xa5" * page_size)
-    _one_line_naming(run("scan", pictures["known"], "--db", small_db), small_db, "corrupt")
-    added = run(
+    _one_line_naming(invoke("scan", pictures["known"], "--db", small_db), small_db, "corrupt")
+    added = invoke(
         "db", "add", pictures["unknown"], "--db", small_db, "--label", "New", "--category", "game"
     )
     _one_line_naming(added, small_db, "corrupt")
@@ -214,13 +240,13 @@ def test_a_lock_held_by_another_process_is_exit_2_naming_it(small_db, pictures):
     try:
         assert holder.stdout.readline() == b"locked\n"
         started = time.monotonic()
-        added = run(
+        added = invoke(
             "db", "add", pictures["unknown"], "--db", small_db, "--label", "New",
             "--category", "game", env={"PROVCHECK_LOCK_WAIT": "1"}, timeout=60,
         )  # fmt: skip
         assert time.monotonic() - started < 20
         _one_line_naming(added, small_db, "locked")
-        scanned = run("scan", pictures["known"], "--db", small_db)
+        scanned = invoke("scan", pictures["known"], "--db", small_db)
         assert scanned.returncode == 1, scanned.stderr  # readers are not blocked by a writer
     finally:
         kill_group(holder.pid)

@@ -91,10 +91,8 @@ def _fingerprint(
                 return Fingerprinted(target.value, video=_hash_video(data, STDIN_NAME, keypoints))
             loaded = decode_image(data, STDIN_NAME)
         elif target.kind == "url":
-            fetched = _fetch_url(target, allow_private, max_page_images, keypoints, fetch_timeout)
-            if not isinstance(fetched, bytes):
-                return fetched  # a page, or a clip or animated picture sampled as a video
-            loaded = decode_image(fetched, target.value)
+            args = (allow_private, max_page_images, keypoints, fetch_timeout, thumbnails)
+            return _fetch_url(target, *args)
         elif is_video_path(Path(target.value)):
             video = _hash_video(Path(target.value), display_name(target.value), keypoints)
             return Fingerprinted(target.value, video=video)
@@ -143,12 +141,12 @@ def _fetch_url(
     max_page_images: int,
     keypoints: bool = True,
     fetch_timeout: float = FETCH_TIMEOUT_S,
-) -> bytes | Fingerprinted:
-    """A still image URL's bytes; or, done here, a page URL's image URLs to scan in its place,
-    or a video clip or animated GIF/WebP sampled as a video. An image found on a page is fetched
-    as an image only: pages are followed one level deep."""
+    thumbnails: bool = False,
+) -> Fingerprinted:
+    """A URL fingerprinted: an image, a video clip or animated GIF/WebP sampled as a video, or a
+    page whose image URLs are to be scanned in its place. An image found on a page is fetched as
+    an image only: pages are followed one level deep."""
     from provcheck.media.fetch import fetch_image, fetch_image_or_page
-    from provcheck.media.sniff import is_video_bytes
 
     if target.page is not None:
         fetched = fetch_image(target.value, allow_private=allow_private, deadline_s=fetch_timeout)
@@ -157,16 +155,47 @@ def _fetch_url(
             target.value, allow_private=allow_private, deadline_s=fetch_timeout
         )
     if not fetched.is_page:
-        if fetched.is_video or is_video_bytes(fetched.data):
-            video = _hash_video(fetched.data, target.value, keypoints)
-            return Fingerprinted(target.value, video=video, page=target.page)
-        return fetched.data
+        return fingerprint_download(
+            fetched.data,
+            target.value,
+            page=target.page,
+            video=fetched.is_video,
+            keypoints=keypoints,
+            thumbnails=thumbnails,
+        )
     from provcheck.media.webpage import decode_page, page_images
 
     images = page_images(decode_page(fetched.data), fetched.url, max_page_images)
     if not images:
         raise InputError(target.value, "web page declares no images (og:image, img) to scan")
     return Fingerprinted(target.value, page=target.value, page_images=tuple(images))
+
+
+def fingerprint_download(
+    data: bytes,
+    name: str,
+    *,
+    page: str | None = None,
+    video: bool = False,
+    keypoints: bool = True,
+    thumbnails: bool = False,
+) -> Fingerprinted:
+    """Fingerprint what a URL returned: a still, or a clip (``video``: the server said so) or an
+    animated picture sampled as a video. Never raises ``InputError``: run in a worker process by
+    ``provcheck serve``, which fetches in its own threads."""
+    from provcheck.media.sniff import is_video_bytes
+
+    name = display_name(name)
+    try:
+        if video or is_video_bytes(data):
+            return Fingerprinted(name, video=_hash_video(data, name, keypoints), page=page)
+        loaded = decode_image(data, name)
+        query = query_fingerprint(loaded.image, keypoints)
+    except InputError as exc:
+        return Fingerprinted(name, error=display_name(str(exc)), page=page)
+    except MemoryError:
+        return Fingerprinted(name, error=f"{name}: out of memory while decoding", page=page)
+    return _hashed_image(name, loaded, query, page, thumbnails)
 
 
 def _hashed_stream(targets: Sequence[Target], options: ScanOptions) -> Iterator[Fingerprinted]:

@@ -36,9 +36,13 @@ def worker_pool(jobs: int) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(max_workers=jobs, initializer=guard_worker, initargs=(os.getpid(),))
 
 
-def guard_worker(parent: int) -> None:
-    """Run first in every worker: die with ``parent``, and let go of its standard output."""
-    if sys.platform.startswith("linux"):
+def guard_worker(parent: int, *, kernel_signal: bool = True) -> None:
+    """Run first in every worker: die with ``parent``, and let go of its standard output.
+
+    ``kernel_signal`` asks Linux to kill the worker when its parent goes; the kernel means the
+    parent *thread*, so a worker started from a short-lived thread (``provcheck serve`` replacing
+    a worker) must go without it, on the parent watch alone."""
+    if kernel_signal and sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:  # the parent died before the line above
