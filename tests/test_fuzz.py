@@ -9,6 +9,7 @@ with nothing stored, each case within a time bound. A fixed number of cases runs
 
 from __future__ import annotations
 
+import copy
 import importlib
 import io
 import json
@@ -16,17 +17,16 @@ import math
 import os
 import random
 import shutil
-import signal
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import noise_picture
+from tests.hostile_corpus import time_bound
 
 CASES = int(os.environ.get("PROVCHECK_FUZZ_CASES", "250"))
+SEED = int(os.environ.get("PROVCHECK_FUZZ_SEED", "18"))
 CASE_BOUND_S = 10
 
 
@@ -41,18 +41,10 @@ def _first(*names: str):
     raise ImportError(names)
 
 
-@contextmanager
-def _bounded(label: str) -> Iterator[None]:
-    def expire(_signum, _frame):
-        raise TimeoutError(f"{label} took more than {CASE_BOUND_S} s")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, CASE_BOUND_S)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+def _bounded(label: str):
+    """Fail the test if one case runs past ``CASE_BOUND_S`` (see ``hostile_corpus.time_bound``:
+    an overrun is not an exception the decoders could catch)."""
+    return time_bound(CASE_BOUND_S, label)
 
 
 # -- decoding ----------------------------------------------------------------------------------
@@ -114,7 +106,7 @@ def test_fuzz_decoding_never_crashes_or_hangs():
     input_error = _first("provcheck.errors:InputError")
     seeds = _seed_files()
     files = list(seeds.values())
-    rng = random.Random(18)
+    rng = random.Random(SEED)
     outcomes = {"decoded": 0, "refused": 0}
     for case in range(CASES):
         name = rng.choice(list(seeds))
@@ -168,11 +160,11 @@ def _mutate_records(rng: random.Random) -> str:
             target = rng.choice(record["hashes"])
             key = rng.choice(list(target))
         if isinstance(target.get(key), list) and target[key] and rng.random() < 0.5:
-            target[key][rng.randrange(len(target[key]))] = rng.choice(_VALUES)
+            target[key][rng.randrange(len(target[key]))] = copy.deepcopy(rng.choice(_VALUES))
         elif rng.random() < 0.1:
             del target[key]
         else:
-            target[key] = rng.choice(_VALUES)
+            target[key] = copy.deepcopy(rng.choice(_VALUES))
     lines = [json.dumps(r) for r in records]
     if rng.random() < 0.2:
         at = rng.randrange(len(lines))
@@ -220,7 +212,7 @@ def test_fuzz_importing_stores_well_typed_records_or_nothing(scratch):
     )
     open_store = _first("provcheck.store:open_store")
     errors = (_first("provcheck.errors:FormatError"), _first("provcheck.errors:UsageError"))
-    rng = random.Random(1818)
+    rng = random.Random(SEED * 101)
     outcomes = {"imported": 0, "refused": 0}
     for case in range(CASES):
         path = scratch / f"case{case}.jsonl"

@@ -152,3 +152,14 @@ def test_error_messages_on_stderr_are_one_harmless_line(tmp_path, pictures):
     assert added.returncode == 2
     _clean(added)
     assert len(stderr_lines(added)) == 1
+
+
+def test_terminal_escaping_is_idempotent_and_keeps_plain_text():
+    from provcheck.report.terminal import for_terminal
+
+    hostile = f"a{FORGED}{ESCAPES}\ud800\udce9\t\r"
+    once = for_terminal(hostile)
+    assert no_terminal_controls(once) and "\n" not in once
+    assert for_terminal(once) == once
+    plain = "Battle for Wesnoth — café 日本 (2015)"
+    assert for_terminal(plain) == plain

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from provcheck.errors import InputError
 from provcheck.media.frames import (
@@ -27,7 +27,7 @@ from provcheck.media.frames import (
     check_running,
     probe_hash,
 )
-from provcheck.media.images import quiet_decoding, to_working_copy
+from provcheck.media.images import CORRUPT, quiet_decoding, to_working_copy
 from provcheck.media.sampling import FrameSampler
 from provcheck.signals.hashes import WORKING_SIZE
 
@@ -43,14 +43,15 @@ def animation_frames(
     try:
         with quiet_decoding():
             image = Image.open(opener())
-    except UnidentifiedImageError as exc:
+            total_frames = getattr(image, "n_frames", 1)  # read from the headers, not decoded
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise InputError(facts.name, "animation is too large to decode safely") from None
+    except CORRUPT as exc:
         raise InputError(facts.name, f"corrupt or truncated animation ({exc})") from None
     with image:
         facts.codec = (image.format or "image").lower()
         facts.width, facts.height = image.size
         check_geometry(facts, limits)
-        with quiet_decoding():
-            total_frames = getattr(image, "n_frames", 1)
         check_budget(facts, total_frames, limits.max_animation_pixels)
         while True:
             # Warnings are caught around the decoding only, never across a ``yield``: the
@@ -89,7 +90,7 @@ def _next_frame(
         raise InputError(facts.name, "animation is too large to decode safely") from None
     except EOFError:
         raise
-    except (OSError, SyntaxError, ValueError) as exc:
+    except CORRUPT as exc:
         if facts.frames_decoded <= 1:
             raise InputError(facts.name, f"corrupt or truncated animation ({exc})") from None
         facts.warnings.append(f"animation truncated after {facts.frames_decoded - 1} frames")

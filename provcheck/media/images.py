@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import struct
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,7 +26,23 @@ from provcheck.media.sniff import is_heif
 from provcheck.signals.hashes import WORKING_SIZE
 
 #: Extensions a folder walk picks up. A file named on the command line is sniffed whatever its name.
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"})
+IMAGE_EXTENSIONS = frozenset(
+    {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".avif", ".heic", ".heif"}
+)
+
+#: What Pillow raises on a corrupt or truncated file (its parsers are not all careful about
+#: hostile bytes: an index out of range, a missing key, a short struct are corruption too).
+CORRUPT = (
+    OSError,
+    SyntaxError,
+    ValueError,
+    EOFError,
+    IndexError,
+    KeyError,
+    struct.error,
+    ZeroDivisionError,
+    OverflowError,
+)
 
 #: Largest encoded image we read, in bytes. Real photos are far below; beyond it is an attack or a
 #: mistake (a disk image named .jpg), and reading it would only cost memory.
@@ -71,9 +88,9 @@ def decode_image(data: bytes, name: str, working_size: int = WORKING_SIZE) -> Lo
             name,
             f"image is too large to decode safely ({limit:,} pixel limit; decompression bomb?)",
         ) from None
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        # Pillow reports truncation and corrupt streams as OSError/SyntaxError/ValueError.
-        raise InputError(name, f"corrupt or truncated image ({exc})") from None
+    except CORRUPT as exc:
+        reason = str(exc) or type(exc).__name__
+        raise InputError(name, f"corrupt or truncated image ({reason})") from None
     if min(image.size) < 1:
         raise InputError(name, "image has no pixels")
     return LoadedImage(name=name, sha256=sha256, width=width, height=height, image=image)

@@ -40,6 +40,10 @@ def sniff_video(head: bytes) -> bool:
     )
 
 
+#: Pillow's errors for corrupt files (``images.CORRUPT``; not imported: images imports this).
+_CORRUPT = (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, ZeroDivisionError)
+
+
 def _may_animate(head: bytes) -> bool:
     return head[:6] in (b"GIF87a", b"GIF89a") or head[8:12] == b"WEBP" or head[:4] == b"\x89PNG"
 
@@ -54,8 +58,8 @@ def is_animation(data: bytes | Path) -> bool:
             warnings.simplefilter("ignore")
             with Image.open(io.BytesIO(data) if isinstance(data, bytes) else data) as image:
                 return bool(getattr(image, "is_animated", False))
-    except (InputError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
-        return False
+    except (InputError, Image.DecompressionBombError, *_CORRUPT):
+        return False  # the decoder says what is wrong with it, once, in its place
 
 
 def is_video_path(path: Path) -> bool:
