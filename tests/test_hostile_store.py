@@ -27,6 +27,7 @@ from tests.hostile_corpus import (
     random_pdq_list,
     run,
     stderr_lines,
+    wait_until,
 )
 
 pytestmark = pytest.mark.slow
@@ -325,7 +326,10 @@ def test_an_interrupted_db_add_leaves_no_empty_source(tmp_path, how):
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     ) as proc:  # fmt: skip
-        time.sleep(2.5)  # started, hashing, far from done
+        # The database file appears when the add opens it, before any picture is hashed: stop
+        # it a moment later, far from done.
+        assert wait_until(lambda: db.exists() or proc.poll() is not None, 30)
+        time.sleep(0.3)
         assert proc.poll() is None, "the add finished before it could be interrupted"
         proc.send_signal(how)
         try:
