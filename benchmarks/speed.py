@@ -33,7 +33,7 @@ from PIL import Image
 
 from provcheck.media.images import decode_image, draft_request, load_image
 from provcheck.search.hash_index import LinearIndex, MultiIndex
-from provcheck.services.exchange import import_file
+from provcheck.services.packs.importing import import_file
 from provcheck.signals.fingerprint import fingerprint, query_fingerprint
 from provcheck.signals.hashes import Hash, PdqHasher
 from provcheck.store import SourceInfo, StoredHash, open_store

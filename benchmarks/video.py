@@ -31,8 +31,8 @@ from provcheck.matching.timeline import with_stretches
 from provcheck.media.images import decode_image
 from provcheck.media.sampling import SamplingPolicy
 from provcheck.media.targets import Target
-from provcheck.services.ingest import add_video
 from provcheck.services.scan import ScanOptions, scan_targets
+from provcheck.services.video_ingest import add_video
 from provcheck.signals.fingerprint import query_fingerprint
 from provcheck.store import SourceInfo, Store, open_store
 

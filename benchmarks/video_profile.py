@@ -23,7 +23,8 @@ from typing import Any
 
 from provcheck.media.frames import PROBE_SIZE, VideoFacts, VideoLimits, probe_hash, scaled
 from provcheck.media.sampling import FrameSampler, SamplingPolicy
-from provcheck.services.ingest import add_video, stored_hashes
+from provcheck.services.ingest import stored_hashes
+from provcheck.services.video_ingest import add_video
 from provcheck.signals.fingerprint import Fingerprint
 from provcheck.signals.hashes import WORKING_SIZE, PdqHasher, PHasher
 from provcheck.signals.keypoints import REFERENCE_FEATURES, extract

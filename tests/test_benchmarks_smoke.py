@@ -51,3 +51,17 @@ def test_crop_scale_opencv_baseline_finds_what_verification_finds():
     assert np.array_equal(ours[1], theirs[1]) and np.array_equal(ours[2], theirs[2])
     unique = ours[1] < ours[2]  # a tie may name either row
     assert unique.sum() > 100 and np.array_equal(ours[0][unique], theirs[0][unique])
+
+
+def test_packs_import_sections_run(tmp_path, capsys):
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        import packs
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    packs.bench_import(tmp_path, 300, 1, None)
+    packs.bench_import(tmp_path, 300, 1, None, ("v2 pack",))
+    packs.bench_keypoints(tmp_path, 20, 1)
+    out = capsys.readouterr().out
+    assert "v2 pack .zst" in out and "= " in out
+    assert "keypoint sets stored: 20" in out

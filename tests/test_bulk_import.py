@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from provcheck.errors import FormatError
-from provcheck.services.exchange import export_lines, import_file
+from provcheck.services.packs.export import export_lines
+from provcheck.services.packs.importing import import_file
 from provcheck.signals.hashes import Hash
 from provcheck.store import NewItem, SourceInfo, StoredHash, open_store
 

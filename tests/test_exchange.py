@@ -7,7 +7,9 @@ import json
 import pytest
 
 from provcheck.errors import FormatError, UsageError
-from provcheck.services.exchange import FORMAT_VERSION, export_lines, import_file
+from provcheck.services.packs.export import export_lines
+from provcheck.services.packs.importing import import_file
+from provcheck.services.packs.records import FORMAT_VERSION
 from provcheck.signals.hashes import Hash
 from provcheck.store import SourceInfo, StoredHash, open_store
 

@@ -204,12 +204,8 @@ def scratch(tmp_path):
 
 
 def test_fuzz_importing_stores_well_typed_records_or_nothing(scratch):
-    import_file = _first(
-        "provcheck.services.exchange:import_file", "provcheck.exchange:import_file"
-    )
-    export_lines = _first(
-        "provcheck.services.exchange:export_lines", "provcheck.exchange:export_lines"
-    )
+    import_file = _first("provcheck.services.packs.importing:import_file")
+    export_lines = _first("provcheck.services.packs.export:export_lines")
     open_store = _first("provcheck.store:open_store")
     errors = (_first("provcheck.errors:FormatError"), _first("provcheck.errors:UsageError"))
     rng = random.Random(SEED * 101)

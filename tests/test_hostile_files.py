@@ -97,6 +97,15 @@ def test_animated_gif_cpu_bomb_is_refused_fast(tmp_path, ref_db, frames):
     assert result.returncode == 2
 
 
+def test_a_one_pixel_wide_animation_is_read_not_crashed_on(tmp_path, ref_db):
+    sliver = tmp_path / "sliver.gif"
+    sliver.write_bytes(animated_gif(1, 300, 20, delay_cs=50))
+    result = _scan(sliver, ref_db)
+    (row,), _summary = jsonl(result)
+    assert row["status"] in ("clean", "insufficient", "error"), row
+    assert result.returncode in (0, 2)
+
+
 def test_a_plain_10000_frame_gif_is_bounded(tmp_path, ref_db):
     gif = tmp_path / "long.gif"
     gif.write_bytes(animated_gif(320, 240, 10_000, frame_size=(16, 16), delay_cs=4))
@@ -201,7 +210,7 @@ def _faststart_mp4(path: Path, seconds: float) -> Path:
     with av.open(str(path), "w", options={"movflags": "faststart"}) as container:
         stream = container.add_stream("libx264", rate=10)
         stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
-        stream.options = {"preset": "ultrafast", "crf": "18"}
+        stream.options = {"preset": "ultrafast", "crf": "18", "g": "20"}  # a keyframe every 2 s
         for _t, image in frames_for([(1, seconds / 2), (2, seconds / 2)], 10):
             container.mux(stream.encode(av.VideoFrame.from_image(image)))
         container.mux(stream.encode(None))
@@ -228,6 +237,19 @@ def test_truncated_mp4_is_an_error_not_a_short_video(tmp_path):
     assert result.returncode == 2
     assert [line for line in stderr_lines(result) if "half.mp4" in line]
     assert not other.exists() or db_counts(other)["items"] == 0
+
+
+def test_truncated_mp4_added_in_parallel_segments_is_an_error(tmp_path):
+    """``db add --jobs 2`` samples a long video in keyframe segments: their merge is checked
+    against the header's duration as a whole read is."""
+    data = _faststart_mp4(tmp_path / "long.mp4", 24.0).read_bytes()
+    half = tmp_path / "half.mp4"
+    half.write_bytes(data[: len(data) // 2])
+    db = tmp_path / "p.sqlite"
+    result = run("db", "add", half, "--label", "V", "--category", "footage", "--db", db, "-j", "2")
+    assert result.returncode == 2, result.stderr
+    assert [line for line in stderr_lines(result) if "half.mp4" in line and "truncated" in line]
+    assert not db.exists() or db_counts(db)["items"] == 0
 
 
 # -- 13. the smaller ones --------------------------------------------------------------------
@@ -335,6 +357,15 @@ def _png_header_only(width: int, height: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b"")
 
 
+def _corrupt_lzw_tiff() -> bytes:
+    """A TIFF whose LZW strip is damaged: libtiff, a C library, prints its complaint itself."""
+    buf = io.BytesIO()
+    noise_picture(8, (96, 72)).save(buf, "TIFF", compression="tiff_lzw")
+    data = bytearray(buf.getvalue())
+    data[20:40] = b"\xff" * 20
+    return bytes(data)
+
+
 def _corrupt_exif_jpeg() -> bytes:
     exif = Image.Exif()
     exif[0x010F] = "Camera"
@@ -349,13 +380,14 @@ def test_library_warnings_never_reach_stderr(tmp_path, ref_db):
     folder.mkdir()
     (folder / "bomb.png").write_bytes(_png_header_only(10_000, 9_000))  # 90 MP: bomb warning
     (folder / "exif.jpg").write_bytes(_corrupt_exif_jpeg())
+    (folder / "lzw.tif").write_bytes(_corrupt_lzw_tiff())
     result = run("scan", folder, "--db", ref_db, "-j", "1")
     assert result.returncode == 2
     assert result.stderr == b""
-    lines = result.stdout.decode().splitlines()
-    assert len(lines) == 3  # two results and the summary
+    lines = [line for line in result.stdout.decode().splitlines() if not line.startswith(" ")]
+    assert len(lines) == 4  # three results (metadata flags are indented under them), a summary
     added = run(
         "db", "add", folder, "--label", "L", "--category", "game", "--db", tmp_path / "w.db"
     )
     assert b"Warning" not in added.stderr
-    assert len(stderr_lines(added)) == 1  # the bomb, named; the EXIF-damaged picture is added
+    assert len(stderr_lines(added)) == 2  # the bomb and the TIFF, named; the EXIF one is added

@@ -13,8 +13,9 @@ from PIL import Image
 
 from provcheck.cli import cli
 from provcheck.errors import FormatError
-from provcheck.services.exchange import export_lines, import_file
 from provcheck.services.ingest import add_files
+from provcheck.services.packs.export import export_lines
+from provcheck.services.packs.importing import import_file
 from provcheck.signals.thumbnail import (
     MAX_SIDE,
     MIME_TYPES,
@@ -118,6 +119,8 @@ def test_version_1_database_is_migrated_and_read_only_v1_has_no_previews(tmp_pat
     conn = sqlite3.connect(old)
     conn.execute("DROP TABLE thumbnails")
     conn.execute("DROP TABLE features")  # and what later versions added
+    conn.execute("DROP TABLE packs")
+    conn.execute("ALTER TABLE sources DROP COLUMN pack_id")
     conn.execute("PRAGMA user_version = 1")
     conn.commit()
     conn.close()

@@ -12,7 +12,7 @@ from provcheck.media.sampling import SamplingPolicy
 from provcheck.media.sniff import is_video_bytes, is_video_path
 from provcheck.media.targets import expand_targets
 from provcheck.media.video import sample_video
-from provcheck.services.ingest import add_video
+from provcheck.services.video_ingest import add_video
 from provcheck.store import SourceInfo, open_store
 from tests.video_samples import write_audio_only, write_gif, write_scenes, write_solid, write_video
 
@@ -164,7 +164,7 @@ def test_video_from_bytes(tmp_path):
 
 
 def test_interrupted_video_leaves_nothing_and_rerun_completes(tmp_path, monkeypatch):
-    import provcheck.services.ingest as ingest
+    import provcheck.services.video_ingest as ingest
 
     video = write_scenes(tmp_path / "ref.mp4", [(1, 2.0), (2, 2.0)])
     db = tmp_path / "refs.sqlite"

@@ -3,6 +3,8 @@ segments. No decoding here."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from provcheck.matching.match import Match
@@ -180,3 +182,55 @@ def test_a_frame_stands_for_the_repeats_after_it_until_the_next_sample():
     [segment] = find_segments([FrameMatches(0.0, [match("vid", 20.0)], until=5.0)])
     assert (segment.query_start, segment.query_end) == (0.0, 5.0)
     assert (segment.reference_start, segment.reference_end) == (20.0, 25.0)
+
+
+def test_exact_video_segment_outranks_a_still_matched_by_more_frames():
+    # Every frame of the clip matches a still of the same game weakly (a shared HUD); frames 1-3
+    # match the exact video at PDQ 0. The time-aligned run of the video comes first.
+    still = [replace(match("still", None, item_id=999), evidence=2.0) for _ in range(5)]
+    frames = [FrameMatches(q, [still[int(q)]]) for q in (0.0, 4.0)]
+    frames += [
+        FrameMatches(q, [replace(match("vid", 20.0 + q), evidence=15.0), still[int(q)]])
+        for q in (1.0, 2.0, 3.0)
+    ]
+    segments = find_segments(frames, duration=4.0)
+    assert segments[0].key[2] == "vid" and segments[0].aligned
+    assert segments[0].reference_start == 21.0
+    assert segments[0].evidence == 45.0 and segments[0].coverage == 0.5
+    assert segments[1].key[2] == "still" and not segments[1].aligned
+    assert segments[1].frames == 5 and segments[1].evidence == 10.0
+
+
+def test_between_two_runs_of_one_video_the_stronger_evidence_wins():
+    # A look-alike place of the video matches as many frames, weakly: the run with more
+    # evidence (closer hashes, more inliers, agreeing pixels) is the answer; the other, over the
+    # same stretch of the clip, is the same moments matching elsewhere and is left out.
+    frames = [
+        FrameMatches(
+            q,
+            [
+                replace(match("vid", 50.0 + q, item_id=500 + int(q)), evidence=3.0),
+                replace(match("vid", 10.0 + q), evidence=12.0),
+            ],
+        )
+        for q in (0.0, 1.0, 2.0)
+    ]
+    segments = find_segments(frames)
+    assert [s.reference_start for s in segments] == [10.0]
+
+
+def test_periodic_frame_is_kept_when_the_thumbnail_moved_though_pdq_did_not():
+    import numpy as np
+
+    from provcheck.media.sampling import thumbnail
+
+    still = np.full((72, 128), 100, dtype=np.uint8)
+    ball = still.copy()
+    ball[30:34, 60:64] = 220  # a small object moved: PDQ would not notice
+    noisy = still.copy()
+    noisy[::7, ::5] = 101  # encoder noise on a frozen picture
+    sampler = FrameSampler(SamplingPolicy(max_gap_s=2.0))
+    assert sampler.offer(0.0, ZERO, 100, thumbnail(still))
+    assert not sampler.offer(2.5, bits_with(2), 100, thumbnail(noisy))  # truly unchanged
+    assert sampler.offer(3.0, bits_with(2), 100, thumbnail(ball))  # due, and something moved
+    assert not sampler.offer(3.5, bits_with(2), 100, thumbnail(still))  # not due yet

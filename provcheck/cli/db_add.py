@@ -12,10 +12,11 @@ import click
 from provcheck.cli.db_commands import db, source_options
 from provcheck.cli.group import EXIT_USAGE, say
 from provcheck.cli.options import db_option, jobs_option
+from provcheck.cli.progress import ProgressBar
 
 if TYPE_CHECKING:  # types only: the modules themselves load lazily, inside the command
     from provcheck.media.sampling import SamplingPolicy
-    from provcheck.services.ingest import VideoAddReport
+    from provcheck.services.video_ingest import VideoAddReport
     from provcheck.store import SourceInfo, Store
 
 
@@ -50,8 +51,10 @@ def db_add(
 ) -> None:
     """Add images and videos (files or folders, recursively) as references of one source.
 
-    A video (MP4, WebM, MKV, MOV, animated GIF/WebP) is sampled at scene changes and at least
-    every --frame-every seconds; each kept frame is stored with its time (docs/video.md).
+    A video (any container PyAV decodes: MP4, MOV, WebM, MKV, AVI, MPEG, Ogg/Theora, ...; or an
+    animated GIF/WebP) is sampled at scene changes and at least every --frame-every seconds,
+    on --jobs processes (a long video is split at keyframes); each kept frame is stored with its
+    time (docs/video.md).
     Adding the same file to the same source again changes nothing.
 
     \b
@@ -75,18 +78,13 @@ def db_add(
     target = write_database(dbs)
     with open_store(target, create=True) as store:
         show_bar = sys.stderr.isatty() and len(stills) > 1
-        with (
-            click.progressbar(length=len(stills), label="adding", file=sys.stderr)
-            if show_bar
-            else _NullBar() as bar
-        ):
+        with ProgressBar(sys.stderr, len(stills), "adding", enabled=show_bar) as bar:
 
             def on_item(_path: Path, error: str | None) -> None:
-                if error:
-                    if show_bar:
-                        click.echo(err=True)  # off the progress bar's line
-                    say(f"provcheck: error: {error}", err=True)
-                bar.update(1)
+                with bar.above():  # an error line must not be glued to the bar
+                    if error:
+                        say(f"provcheck: error: {error}", err=True)
+                    bar.advance()
 
             report = add_files(
                 store,
@@ -97,8 +95,8 @@ def db_add(
                 thumbnails=thumbnails,
             )
         policy = SamplingPolicy(max_gap_s=frame_every)
-        for video in videos:
-            done = _add_one_video(store, source, video, policy, thumbnails)
+        # The source is named by its provenance: created, if new, with its first frames.
+        for done in _add_videos(store, source, videos, policy, thumbnails, jobs):
             if done.source_id and not report.source_id:
                 report.source_id, report.source_created = done.source_id, True
             report.added += done.frames_added
@@ -138,58 +136,60 @@ def _collect(paths: tuple[Path, ...]) -> tuple[list[Path], list[str]]:
     return files, missing
 
 
-def _add_one_video(
-    store: Store, source: SourceInfo, path: Path, policy: SamplingPolicy, thumbnails: bool
-) -> VideoAddReport:
-    """Add one video with a progress bar on terminals (decoding is the slow part), then say
-    what was stored."""
+def _add_videos(
+    store: Store,
+    source: SourceInfo,
+    videos: list[Path],
+    policy: SamplingPolicy,
+    thumbnails: bool,
+    jobs: int | None,
+) -> list[VideoAddReport]:
+    """Add the videos on ``jobs`` processes (one long video is split between them too), with one
+    progress bar on terminals (decoding is the slow part) and a line per video stored."""
     from provcheck.media.reading import display_name
-    from provcheck.services.ingest import add_video
+    from provcheck.services.video_ingest import add_videos
+    from provcheck.services.workers import default_jobs
 
-    show_bar = sys.stderr.isatty()
-    with (
-        click.progressbar(length=1000, label=path.name, file=sys.stderr)
-        if show_bar
-        else _NullBar() as bar
-    ):
-        last = [0]
+    if not videos:
+        return []
+    label = videos[0].name if len(videos) == 1 else f"{len(videos)} videos"
+    with ProgressBar(sys.stderr, 1000, label, enabled=sys.stderr.isatty(), show_count=False) as bar:
+        shares: dict[Path, float] = {}
+        shown = [0]
 
-        def on_progress(done_s: float, total_s: float) -> None:
-            if total_s > 0:
-                step = min(1000, int(1000 * done_s / total_s))
-                if step > last[0]:
-                    bar.update(step - last[0])
-                    last[0] = step
+        def on_progress(path: Path, done: float, total: float) -> None:
+            if total > 0:
+                shares[path] = min(1.0, done / total)
+                step = int(1000 * sum(shares.values()) / len(videos))
+                if step > shown[0]:
+                    bar.advance(step - shown[0])
+                    shown[0] = step
 
-        done = add_video(
+        def on_video(done: VideoAddReport) -> None:
+            shares[done.path] = 1.0
+            with bar.above():  # a line must not be glued to the bar
+                if done.error:
+                    say(f"provcheck: error: {done.error}", err=True)
+                    return
+                for warning in done.warnings:
+                    say(f"provcheck: warning: {done.path}: {warning}", err=True)
+                say(
+                    f"{done.path}: {done.frames_added} frames added,"
+                    f" {done.frames_present} already present ({done.duration:.1f} s,"
+                    f" {done.frames_decoded} frames decoded)",
+                    err=True,
+                )
+
+        reports = add_videos(
             store,
             source,
-            path,
-            origin=display_name(path.resolve()),
+            videos,
+            origin_of=lambda path: display_name(path.resolve()),
             policy=policy,
-            on_progress=on_progress,
             thumbnails=thumbnails,
+            jobs=jobs or default_jobs(),
+            on_video=on_video,
+            on_progress=on_progress,
         )
-        bar.update(1000 - last[0])  # the last frame starts before the end: close the bar at 100 %
-    if done.error:
-        say(f"provcheck: error: {done.error}", err=True)
-    else:
-        for warning in done.warnings:
-            say(f"provcheck: warning: {path}: {warning}", err=True)
-        say(
-            f"{path}: {done.frames_added} frames added, {done.frames_present} already present"
-            f" ({done.duration:.1f} s, {done.frames_decoded} frames decoded)",
-            err=True,
-        )
-    return done
-
-
-class _NullBar:
-    def __enter__(self) -> _NullBar:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-    def update(self, _n: int) -> None:
-        return None
+        bar.advance(1000 - shown[0])  # the last frame starts before the end: close the bar
+    return reports

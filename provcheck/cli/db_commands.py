@@ -1,21 +1,23 @@
-"""``provcheck db ...``: inspect and exchange reference databases (``db add`` is in ``db_add``)."""
+"""``provcheck db ...``: inspect reference databases (``db add`` is in ``db_add``; ``db export``,
+``db import`` and ``db keygen`` in ``pack_commands``)."""
 
 from __future__ import annotations
 
 import functools
 import json
-from contextlib import ExitStack
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from provcheck.cli.group import cli, say
-from provcheck.cli.options import db_option, open_output
+from provcheck.cli.options import db_option
 from provcheck.errors import UsageError
 
 if TYPE_CHECKING:  # types only: the modules themselves load lazily, inside the commands
-    from provcheck.store import SourceInfo
+    from provcheck.services.databases import DatabaseRef
+    from provcheck.store import PackOrigin, Store
 
 
 @cli.group()
@@ -29,6 +31,25 @@ def db() -> None:
       provcheck db stats
       provcheck db export -o refs.jsonl
     """
+
+
+def _not_in_the_future(
+    _ctx: click.Context, _param: click.Parameter, value: str | None
+) -> str | None:
+    """A first sighting is in the past: a later date is a typo, and taken as given it would make
+    every claim look older than the source ("first seen 300 days after the claimed date")."""
+    if value is None:
+        return None
+    try:
+        seen = date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"expected a date as YYYY-MM-DD, got {value!r}") from None
+    if seen > date.today():
+        raise click.BadParameter(
+            f"{value} is in the future (today is {date.today().isoformat()}): a source is first"
+            " seen on a date that has passed"
+        )
+    return value
 
 
 def source_options(required: bool) -> Any:
@@ -74,7 +95,8 @@ def source_options(required: bool) -> Any:
                 "--first-seen",
                 "first_seen",
                 metavar="YYYY-MM-DD",
-                help="When the source was first seen in public.",
+                callback=_not_in_the_future,
+                help="When the source was first seen in public (today or earlier).",
             ),
             click.option("--license", "license_", help="License or terms of the material."),
             click.option("--note", "note", help="Free-text note kept with the source."),
@@ -93,13 +115,17 @@ def source_options(required: bool) -> Any:
     "items_of",
     type=int,
     metavar="SOURCE_ID",
-    help="List the items of this source instead of the sources.",
+    help="List the items of this source instead of the sources. Ids are per database: when"
+    " several are searched and more than one has this id, name one with --db.",
 )
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
 def db_list(dbs: tuple[Path, ...], items_of: int | None, fmt: str) -> None:
     """List sources (with item counts and provenance), or the items of one source.
+
+    Each database is listed under a line naming it: an id belongs to the database it is listed
+    under (the bundled pack and your own database both have a source 1).
 
     \b
     Examples:
@@ -108,9 +134,12 @@ def db_list(dbs: tuple[Path, ...], items_of: int | None, fmt: str) -> None:
     """
     from provcheck.services.databases import open_for_search, search_databases
 
-    refs = search_databases(dbs)
-    stores = open_for_search(refs)
+    searched = search_databases(dbs)
+    opened = open_for_search(searched)
     try:
+        stores, refs = opened, searched
+        if items_of is not None:
+            stores, refs = _holding_source(opened, searched, items_of)
         listing: list[dict[str, Any]] = []
         for store, ref in zip(stores, refs, strict=True):
             if items_of is None:
@@ -124,6 +153,7 @@ def db_list(dbs: tuple[Path, ...], items_of: int | None, fmt: str) -> None:
                         "license": s.info.license,
                         "notes": s.info.notes,
                         "items": s.item_count,
+                        "pack": _pack_record(s.pack),
                     }
                     for s in store.sources()
                 ]
@@ -141,13 +171,14 @@ def db_list(dbs: tuple[Path, ...], items_of: int | None, fmt: str) -> None:
                 ]
             listing.append({"database": str(ref.path), "role": ref.role, "rows": rows})
     finally:
-        for store in stores:
+        for store in opened:
             store.close()
     if fmt == "json":
         click.echo(json.dumps(listing, indent=2, ensure_ascii=False))
         return
     for block in listing:
-        say(f"# {block['database']} ({block['role']})")
+        what = "sources" if items_of is None else f"items of source {items_of}"
+        say(f"# {what} in {block['database']} ({block['role']}; ids are this database's)")
         for row in block["rows"]:
             if items_of is None:
                 say(
@@ -155,9 +186,58 @@ def db_list(dbs: tuple[Path, ...], items_of: int | None, fmt: str) -> None:
                     f"  {row['items']} items  first seen {row['first_seen'] or '?'}"
                     f"  {row['url'] or ''}".rstrip()
                 )
+                if row["pack"] is not None:
+                    say(_pack_line(row["pack"]))
             else:
                 at = f"  @{row['frame_time']:.2f}s" if row["frame_time"] is not None else ""
                 say(f"{row['id']:>7}  {row['origin']}{at}")
+
+
+def _pack_record(pack: PackOrigin | None) -> dict[str, Any] | None:
+    """Where a source last came from as a pack (``db import``), for ``db list``."""
+    if pack is None:
+        return None
+    return {
+        "location": pack.location,
+        "sha256": pack.sha256,
+        "signer": pack.signer,
+        "signed_at": pack.signed_at,
+        "name": pack.name,
+        "imported_at": pack.imported_at,
+    }
+
+
+def _pack_line(pack: dict[str, Any]) -> str:
+    signed = (
+        f"signed by {pack['signer']} at {pack['signed_at']}" if pack["signer"] else "not verified"
+    )
+    name = f"{pack['name']!r} " if pack["name"] else ""
+    return (
+        f"         pack {name}{pack['location']}  sha256 {pack['sha256']}  {signed},"
+        f" imported {pack['imported_at']}"
+    )
+
+
+def _holding_source(
+    stores: list[Store], refs: list[DatabaseRef], source_id: int
+) -> tuple[list[Store], list[DatabaseRef]]:
+    """The one searched database that has source ``source_id``. Ids are per database, so a source
+    id found in several is refused rather than guessed (``--db`` names the one meant)."""
+    holding = [
+        (store, ref)
+        for store, ref in zip(stores, refs, strict=True)
+        if any(s.id == source_id for s in store.sources())
+    ]
+    if not holding:
+        searched = ", ".join(str(ref.path) for ref in refs) or "no database"
+        raise UsageError(f"no source {source_id} in {searched} (provcheck db list shows the ids)")
+    if len(holding) > 1:
+        where = "; ".join(f"{ref.role} {ref.path}" for _, ref in holding)
+        raise UsageError(
+            f"source {source_id} is in {len(holding)} databases ({where}): ids are per database;"
+            " name the one you mean with --db PATH"
+        )
+    return [holding[0][0]], [holding[0][1]]
 
 
 @db.command("stats")
@@ -206,7 +286,9 @@ def db_stats(dbs: tuple[Path, ...], fmt: str) -> None:
 @click.option("--item", "item", type=int, metavar="ID", help="Remove one item.")
 @db_option
 def db_remove(source: str | None, item: int | None, dbs: tuple[Path, ...]) -> None:
-    """Remove a source (with its items) or a single item.
+    """Remove a source (with its items) or a single item from the one database changes go to
+    (--db, else PROVCHECK_DB, else your own; never the bundled pack). Ids are that database's, as
+    `provcheck db list --db PATH` shows them. The line printed names what was removed.
 
     \b
     Examples:
@@ -220,76 +302,31 @@ def db_remove(source: str | None, item: int | None, dbs: tuple[Path, ...]) -> No
         raise UsageError("give exactly one of --source or --item")
     with open_store(write_database(dbs)) as store:
         if item is not None:
-            store.remove_item(item)
-            click.echo(f"removed item {item}")
+            say(f"removed item {item} from {store.path}: {_remove_item(store, item)}")
             return
         assert source is not None
         found = store.find_source(source)
-        source_id = found.id if found else int(source) if source.isdigit() else None
-        if source_id is None:
-            raise UsageError(f"no source labelled {source!r} in {store.path}")
-        n = store.remove_source(source_id)
-        click.echo(f"removed source {source_id} and its {n} items")
+        if found is None and source.isdigit():
+            found = next((s for s in store.sources() if s.id == int(source)), None)
+        if found is None:
+            raise UsageError(f"no source {source!r} (a label or an id) in {store.path}")
+        n = store.remove_source(found.id)
+        say(
+            f"removed source {found.id} {found.info.label!r} ({found.info.category}) and its"
+            f" {n} item{'s' if n != 1 else ''} from {store.path}"
+        )
 
 
-@db.command("export")
-@db_option
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="File to write (default: standard output).",
-)
-@click.option(
-    "--thumbnails",
-    is_flag=True,
-    help="Also export each item's small preview picture (base64). Off: an export shares no pixels.",
-)
-def db_export(dbs: tuple[Path, ...], output: Path | None, thumbnails: bool) -> None:
-    """Export hashes and provenance (no pixels unless --thumbnails) as versioned JSON Lines.
+def _remove_item(store: Store, item_id: int) -> str:
+    """Remove one item; what it was, in words: its source, origin and frame time."""
+    from provcheck.report.records import format_frame_time
 
-    \b
-    Example:
-      provcheck db export -o refs.jsonl && provcheck db import refs.jsonl --db copy.sqlite
-    """
-    from provcheck.services.databases import write_database
-    from provcheck.services.exchange import export_lines
-    from provcheck.store import open_store
-
-    with open_store(write_database(dbs), readonly=True) as store, ExitStack() as stack:
-        out = open_output(stack, output)
-        for line in export_lines(store, thumbnails=thumbnails):
-            out.write(line + "\n")
-
-
-@db.command("import")
-@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
-@source_options(required=False)
-@db_option
-def db_import(
-    file: Path,
-    source: SourceInfo | None,
-    dbs: tuple[Path, ...],
-) -> None:
-    """Import an export file, or a plain PDQ list (64 hex digits per line, optional label).
-
-    A PDQ list's lines go to the source named on the line, else to --label. All or nothing:
-    a malformed line leaves the database unchanged.
-
-    \b
-    Examples:
-      provcheck db import refs.jsonl
-      provcheck db import shared-hashes.txt --label "Partner list 2026-10" --category footage
-    """
-    from provcheck.services.databases import write_database
-    from provcheck.services.exchange import import_file
-    from provcheck.store import open_store
-
-    target = write_database(dbs)
-    with open_store(target, create=True) as store:
-        report = import_file(store, file, default_source=source)
-    say(
-        f"imported {file} ({report.format}): {report.items_added} items added,"
-        f" {report.items_present} already present, {report.sources_created} new sources"
-        f" ({target})"
-    )
+    found = store.items([item_id])
+    if not found:
+        raise UsageError(f"no item with id {item_id} in {store.path}")
+    record = found[0]
+    store.remove_item(item_id)
+    text = f"{record.source.label!r} ({record.source.category}), origin {record.origin}"
+    if record.frame_time is not None:
+        text += f", frame at {format_frame_time(record.frame_time)}"
+    return text

@@ -7,11 +7,14 @@ import sys
 from contextlib import ExitStack
 from datetime import date
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import click
 
 from provcheck.errors import UsageError
+
+if TYPE_CHECKING:
+    from provcheck.signals.c2pa import TrustList
 
 _DB_HELP = (
     "Database file (repeatable for scans). Default: PROVCHECK_DB, else the bundled pack"
@@ -54,6 +57,20 @@ def parse_distances(
     return out
 
 
+def parse_trust_list(
+    _ctx: click.Context, _param: click.Parameter, value: Path | None
+) -> TrustList | None:
+    """Load ``--c2pa-trust`` once, in the main process: a bad file is a usage error naming it."""
+    if value is None:
+        return None
+    from provcheck.signals.c2pa import load_trust_list
+
+    try:
+        return load_trust_list(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 def positive(_ctx: click.Context, _param: click.Parameter, value: int | None) -> int | None:
     if value is not None and value < 1:
         raise click.BadParameter("must be at least 1")
@@ -94,4 +111,13 @@ limit_option = click.option(
     show_default=True,
     callback=positive,
     help="Matches reported per input, best first.",
+)
+c2pa_trust_option = click.option(
+    "--c2pa-trust",
+    "c2pa_trust",
+    type=click.Path(path_type=Path, dir_okay=False),
+    callback=parse_trust_list,
+    metavar="FILE",
+    help="PEM certificates whose C2PA signers count as trusted (needs provcheck[c2pa])."
+    " Without it a valid signature reads 'valid', never 'trusted'. Checked offline.",
 )

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Sequence
 from contextlib import ExitStack
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from click.core import ParameterSource
 
-from provcheck.cli.group import cli
+from provcheck.cli.group import cli, say
 from provcheck.cli.options import (
+    c2pa_trust_option,
     db_option,
     jobs_option,
     limit_option,
@@ -22,6 +24,9 @@ from provcheck.cli.options import (
     parse_date_option,
     positive,
 )
+
+if TYPE_CHECKING:
+    from provcheck.signals.c2pa import TrustList
 
 
 @cli.command()
@@ -77,6 +82,13 @@ from provcheck.cli.options import (
 )
 @click.option("--verbose", "-v", is_flag=True, help="Text output lists every match, not the best.")
 @click.option(
+    "--quiet",
+    "-q",
+    is_flag=True,
+    help="Text output shows only matches and unreadable inputs (with their metadata flags): no"
+    " clean or insufficient inputs, no summary, no progress bar. The exit status is unchanged.",
+)
+@click.option(
     "--config",
     "config_file",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -113,6 +125,7 @@ from provcheck.cli.options import (
     metavar="SECONDS",
     help="Time one URL may take in all (redirects, headers, body), however slowly it answers.",
 )
+@c2pa_trust_option
 def scan(
     targets: tuple[str, ...],
     dbs: tuple[Path, ...],
@@ -127,12 +140,14 @@ def scan(
     limit: int,
     progress: bool | None,
     verbose: bool,
+    quiet: bool,
     config_file: Path | None,
     no_config: bool,
     allow_private: bool,
     keypoints: bool,
     page_images: int,
     fetch_timeout: float,
+    c2pa_trust: TrustList | None,
 ) -> None:
     """Check images (files, folders, URLs, or - for standard input) against the references.
 
@@ -146,11 +161,17 @@ def scan(
       provcheck scan https://example.org/strike.jpg --claimed-date 2024-03-01
       provcheck scan https://news.example/posts/1234 --format json
       cat photo.png | provcheck scan -
+
+    A scan that finds nothing to scan (an empty folder, every file filtered out) says so on
+    standard error and exits 0: nothing was flagged.
     """
     from provcheck.cli.config import merge_scan_options, resolve_config
+    from provcheck.cli.progress import ProgressBar
     from provcheck.media.targets import expand_targets
     from provcheck.report import PICTURE_FORMATS, make_renderer
     from provcheck.report.html import thumbnails_from
+    from provcheck.report.previews import missing_preview_reasons
+    from provcheck.report.style import colour_wanted
     from provcheck.report.summary import ScanSummary, exit_code
     from provcheck.services.databases import open_references
     from provcheck.services.scan import ScanOptions, scan_targets
@@ -178,6 +199,8 @@ def scan(
         summary = ScanSummary(databases=references.databases, claimed_date=claimed_date)
         matcher = references.matcher
         expanded = expand_targets(targets, include, exclude)
+        if not expanded:
+            say(f"provcheck: warning: {nothing_to_scan(targets, include, exclude)}", err=True)
         out = open_output(stack, output)
         renderer = make_renderer(
             fmt,
@@ -185,11 +208,14 @@ def scan(
             claimed_date,
             verbose=verbose,
             reference_thumbnails=thumbnails_from(references.stores),
+            quiet=quiet,
+            colour=colour_wanted(out),
+            missing_reason=missing_preview_reasons(references.stores),
         )
         show_bar = (
             progress
             if progress is not None
-            else (fmt == "text" and sys.stderr.isatty() and len(expanded) > 1)
+            else (fmt == "text" and not quiet and sys.stderr.isatty() and len(expanded) > 1)
         )
         options = ScanOptions(
             limit=limit,
@@ -200,27 +226,41 @@ def scan(
             page_images=page_images,
             keypoints=keypoints,
             fetch_timeout=fetch_timeout,
+            c2pa_trust=c2pa_trust,
         )
-        bar = (
-            stack.enter_context(
-                click.progressbar(
-                    length=len(expanded),
-                    label="scanning",
-                    file=sys.stderr,
-                )
-            )
-            if show_bar
-            else None
+        bar = stack.enter_context(
+            ProgressBar(sys.stderr, len(expanded), "scanning", enabled=show_bar)
         )
 
         def on_result(result: Any) -> None:
             summary.count(result)
-            renderer.result(result)
-            if bar is not None:
-                bar.update(1)
+            with bar.above(out):  # results on a terminal must not be glued to the bar
+                renderer.result(result)
+                bar.advance()
 
         scan_targets(expanded, matcher, options, on_result)
         summary.elapsed_s = time.perf_counter() - started
         summary.exit_code = exit_code(summary.counts, fail_on)
+        bar.close()
         renderer.finish(summary)
     sys.exit(summary.exit_code)
+
+
+def nothing_to_scan(targets: Sequence[str], include: Sequence[str], exclude: Sequence[str]) -> str:
+    """Why a scan has no inputs (only folders can give none: a file, URL or ``-`` is always one
+    input, a missing path an error): what the folders were searched for."""
+    from provcheck.media.targets import MEDIA_EXTENSIONS
+
+    folders = ", ".join(targets)
+    if include or exclude:
+        rules = [
+            f"--{name} {' '.join(globs)}"
+            for name, globs in (("include", include), ("exclude", exclude))
+            if globs
+        ]
+        return f"nothing to scan: no file in {folders} passes {' and '.join(rules)}"
+    extensions = " ".join(sorted(MEDIA_EXTENSIONS))
+    return (
+        f"nothing to scan: {folders} holds no picture or video files ({extensions};"
+        " hidden files are skipped; --include GLOB scans other names)"
+    )

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from provcheck.cli.group import cli
-from provcheck.cli.options import db_option, limit_option, max_distance_option, positive
+from provcheck.cli.options import (
+    c2pa_trust_option,
+    db_option,
+    limit_option,
+    max_distance_option,
+    positive,
+)
 from provcheck.errors import UsageError
+
+if TYPE_CHECKING:
+    from provcheck.signals.c2pa import TrustList
 
 
 @cli.command()
@@ -64,6 +74,7 @@ from provcheck.errors import UsageError
     is_flag=True,
     help='Let {"url": ...} scans reach loopback, private and link-local addresses.',
 )
+@c2pa_trust_option
 def serve(
     dbs: tuple[Path, ...],
     host: str,
@@ -77,6 +88,7 @@ def serve(
     body_timeout: float,
     max_connections: int,
     allow_private: bool,
+    c2pa_trust: TrustList | None,
 ) -> None:
     """Run the scan service over HTTP (needs the extra: pip install 'provcheck[serve]').
 
@@ -108,6 +120,7 @@ def serve(
         request_timeout=request_timeout,
         body_timeout=body_timeout,
         max_connections=max_connections,
+        c2pa_trust=c2pa_trust,
     )
     with open_references(dbs, max_distance) as references:
         service = server.ScanService(references, settings)

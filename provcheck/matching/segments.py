@@ -44,7 +44,16 @@ class Segment:
     reference_end: float | None
     frames: int  # sampled query frames that matched inside this stretch
     best: Match  # the strongest frame match: carries the reference's provenance
+    #: The evidence of the segment: each matching query frame's evidence (log-odds of its match,
+    #: ``Match.evidence``; none below 0) summed, so distance, inliers, pixel agreement and how
+    #: much of the clip it covers all count.
+    evidence: float = 0.0
+    #: The share of the clip's length this segment covers (0..1; 0 when the length is unknown).
+    coverage: float = 0.0
+    #: Time in the clip of the frame whose match is ``best`` (the segment's keyframe).
+    best_at: float = 0.0
     _offsets: list[float] = field(default_factory=list, repr=False)
+    _frame_evidence: dict[float, float] = field(default_factory=dict, repr=False)
 
     @property
     def key(self) -> tuple[str, int, str]:
@@ -53,6 +62,13 @@ class Segment:
     @property
     def confidence(self) -> float:
         return self.best.confidence
+
+    @property
+    def aligned(self) -> bool:
+        """A time-aligned run: a reference video whose frames matched two or more frames of the
+        clip at one offset (the segment keeps only frames within ``OFFSET_TOLERANCE_S`` of its
+        offset), so the clip's time maps onto the video's. A still, or one frame, is no run."""
+        return self.reference_start is not None and self.frames >= 2
 
 
 def reference_key(match: Match) -> tuple[str, int, str]:
@@ -66,11 +82,16 @@ def find_segments(
     *,
     offset_tolerance: float = OFFSET_TOLERANCE_S,
     max_gap: float = MAX_QUERY_GAP_S,
+    duration: float | None = None,
 ) -> list[Segment]:
-    """Group per-frame matches into segments, strongest first (ties: earliest, then reference).
+    """Group per-frame matches into segments, strongest first: time-aligned runs of a reference
+    video before anything else, then by evidence (``Segment.evidence``); ties: more frames,
+    earliest, then reference. ``duration`` of the clip gives each segment its coverage.
 
     Every match of a frame is considered, not only the best: a frame that matches two references
-    (a reference video and a still taken from it) extends both stories.
+    (a reference video and a still taken from it) extends both stories. Frame counts alone used to
+    rank them, and a still of the same game that every frame of a clip matched weakly (PDQ 92, a
+    few inliers on a shared HUD) came before the exact video at PDQ 0.
     """
     open_segments: list[Segment] = []
     done: list[Segment] = []
@@ -86,38 +107,52 @@ def find_segments(
             target = _find_open(open_segments, match, offset, offset_tolerance)
             end = frame.time if frame.until is None else max(frame.time, frame.until)
             if target is None:
-                segment = Segment(frame.time, end, ref_time, ref_time, 1, match)
+                segment = Segment(frame.time, end, ref_time, ref_time, 1, match, best_at=frame.time)
                 if offset is not None:
                     segment._offsets.append(offset)
+                segment._frame_evidence[frame.time] = max(0.0, match.evidence)
                 open_segments.append(segment)
                 extended.add(id(segment))
                 continue
             if id(target) in extended:  # this frame already counted for it (another variant)
-                _absorb(target, match, ref_time, offset, count=False)
+                _absorb(target, match, ref_time, offset, count=False, at=frame.time)
                 continue
             extended.add(id(target))
             target.query_end = max(target.query_end, end)
-            _absorb(target, match, ref_time, offset, count=True)
+            _absorb(target, match, ref_time, offset, count=True, at=frame.time)
     done.extend(open_segments)
     for segment in done:
         _settle_reference_range(segment)
+        segment.evidence = round(sum(segment._frame_evidence.values()), 3)
+        if duration:
+            span = segment.query_end - segment.query_start
+            segment.coverage = round(min(1.0, span / duration), 3)
     done.sort(
-        key=lambda s: (-s.frames, -s.confidence, s.query_start, s.key, s.reference_start or 0.0)
+        key=lambda s: (
+            not s.aligned,
+            -s.evidence,
+            -s.frames,
+            s.query_start,
+            s.key,
+            s.reference_start or 0.0,
+        )
     )
     return _without_shadows(done)
 
 
 def _without_shadows(segments: list[Segment]) -> list[Segment]:
-    """Drop a segment when a segment of the same reference with more matching frames already
-    covers its whole query stretch: the same moments of the clip also matching another place in
-    the video on shared background (a scrolling shooter's floor, a strategy map's tiles), not a
-    second reuse. Segments of other references, beside it or with as many frames (a loop shown
-    twice) stay. ``segments`` are strongest first."""
+    """Drop a segment when a stronger segment of the same reference (ranked before it, with more
+    matching frames, or as many and more evidence) already covers its whole query stretch: the
+    same moments of the clip also matching another place in the video on shared background (a
+    scrolling shooter's floor, a strategy map's tiles), not a second reuse. Segments of other
+    references, beside it or as strong (a loop shown twice) stay. ``segments`` are strongest
+    first."""
     kept: list[Segment] = []
     for segment in segments:
         shadowed = any(
             stronger.key == segment.key
-            and stronger.frames > segment.frames
+            and stronger.frames >= segment.frames
+            and (stronger.frames > segment.frames or stronger.evidence > segment.evidence)
             and stronger.query_start <= segment.query_start
             and segment.query_end <= stronger.query_end
             for stronger in kept
@@ -168,11 +203,20 @@ def _settle_reference_range(segment: Segment) -> None:
 
 
 def _absorb(
-    segment: Segment, match: Match, ref_time: float | None, offset: float | None, *, count: bool
+    segment: Segment,
+    match: Match,
+    ref_time: float | None,
+    offset: float | None,
+    *,
+    count: bool,
+    at: float,
 ) -> None:
     if count:
         segment.frames += 1
     if offset is not None:
         segment._offsets.append(offset)
-    if match.confidence > segment.best.confidence:
+    # A frame counts once, with the best of its matches to this reference.
+    segment._frame_evidence[at] = max(segment._frame_evidence.get(at, 0.0), match.evidence)
+    if (match.evidence, match.confidence) > (segment.best.evidence, segment.best.confidence):
         segment.best = match
+        segment.best_at = at

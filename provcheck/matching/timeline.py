@@ -16,7 +16,7 @@ the picture cannot back.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -36,8 +36,14 @@ MAX_STRETCHES = 10
 Stretch = tuple[float, float | None]
 
 
-def with_stretches(matches: Sequence[Match], reference_sets: Sequence[ReferenceSet]) -> list[Match]:
-    """``matches`` with ``shown_at`` filled in for matches on video frames (stills unchanged)."""
+def with_stretches(
+    matches: Sequence[Match],
+    reference_sets: Sequence[ReferenceSet],
+    also: Mapping[int, Sequence[float]] | None = None,
+) -> list[Match]:
+    """``matches`` with ``shown_at`` filled in for matches on video frames (stills unchanged).
+    ``also`` names, per matched item id, other frame times of its video the still may show
+    (``matching.placement``): their stretches are reported too."""
     by_name = {ref.name: ref for ref in reference_sets}
     out = []
     for match in matches:
@@ -45,17 +51,18 @@ def with_stretches(matches: Sequence[Match], reference_sets: Sequence[ReferenceS
         if match.item.frame_time is None or ref is None:
             out.append(match)
             continue
-        out.append(replace(match, shown_at=tuple(stretches_of(match, ref))))
+        extra = (also or {}).get(match.item.id, ())
+        out.append(replace(match, shown_at=tuple(stretches_of(match, ref, extra))))
     return out
 
 
-def stretches_of(match: Match, ref: ReferenceSet) -> list[Stretch]:
+def stretches_of(match: Match, ref: ReferenceSet, also: Sequence[float] = ()) -> list[Stretch]:
     """The matched frame's stretch, then the other stretches of its video that show the same
-    picture, in time order; overlapping or touching stretches merged."""
+    picture (or that ``also`` names), in time order; overlapping or touching stretches merged."""
     item = match.item
     if item.frame_time is None:  # a still: no time to place
         return []
-    times = [item.frame_time]
+    times = [item.frame_time, *also]
     with ref.store_lock:
         for other in _same_picture(ref, item.id):
             same_video = (other.source_id, other.item_key) == (item.source_id, item.item_key)

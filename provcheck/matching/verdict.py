@@ -9,10 +9,12 @@ from dataclasses import dataclass, field, replace
 
 from provcheck.matching.match import Match
 from provcheck.matching.matcher import Matcher
+from provcheck.matching.placement import PLACEMENT_CANDIDATES, place_in_time
 from provcheck.matching.segments import FrameMatches, Segment, find_segments
 from provcheck.matching.timeline import with_stretches
 from provcheck.media.images import LoadedImage
 from provcheck.signals.fingerprint import QueryFingerprint
+from provcheck.signals.metadata import FileMetadata
 from provcheck.signals.thumbnail import Thumbnail
 
 MATCH, CLEAN, ERROR, INSUFFICIENT = "match", "clean", "error", "insufficient"
@@ -36,6 +38,11 @@ class ScanResult:
     segments: list[Segment] = field(default_factory=list)
     duration: float | None = None  # videos: seconds decoded
     frames_sampled: int | None = None  # videos: frames kept by sampling and matched
+    #: What the file says about itself (EXIF, C2PA); None when it could not be read at all.
+    metadata: FileMetadata | None = None
+    #: Videos: a small preview of the clip's frame at each of the first segments' keyframe times
+    #: (``Segment.best_at``), for the evidence report; none when scanned without keypoints.
+    keyframes: dict[float, Thumbnail] = field(default_factory=dict)
 
 
 #: Matches kept per sampled frame of a clip: enough that neighbouring frames of one reference
@@ -57,6 +64,7 @@ class Fingerprinted:
     #: Set when the URL was a web page: the image URLs it declares, to scan in its place.
     page_images: tuple[str, ...] | None = None
     video: FingerprintedVideo | None = None
+    metadata: FileMetadata | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +82,8 @@ def judge(hashed: Fingerprinted, matcher: Matcher, limit: int = 5) -> ScanResult
     """Decide one fingerprinted input: its status, and its best ``limit`` matches (a clip: its
     segments, and the best frame match of each matched reference)."""
     if hashed.video is not None:
-        return _judge_video(hashed.input, hashed.video, matcher, limit)
+        result = _judge_video(hashed.input, hashed.video, matcher, limit)
+        return replace(result, metadata=hashed.metadata)
     if hashed.error is not None or hashed.loaded is None or hashed.query is None:
         return ScanResult(hashed.input, ERROR, error=hashed.error, page=hashed.page)
     loaded, query = hashed.loaded, hashed.query
@@ -84,11 +93,14 @@ def judge(hashed: Fingerprinted, matcher: Matcher, limit: int = 5) -> ScanResult
         "height": loaded.height,
         "quality": query.fingerprint.quality,
         "page": hashed.page,
+        "metadata": hashed.metadata,
     }
     if not query.fingerprint.sufficient:
         return ScanResult(hashed.input, INSUFFICIENT, **facts)  # type: ignore[arg-type]
-    matches = matcher.match(query, limit=limit, sha256=loaded.sha256)
-    matches = with_stretches(matches, matcher.sets)
+    # More matches than reported: the frames of a matched video the still is placed among.
+    wide = matcher.match(query, limit=max(limit, PLACEMENT_CANDIDATES), sha256=loaded.sha256)
+    placed, also = place_in_time(wide, query, matcher.sets)
+    matches = with_stretches(placed[:limit], matcher.sets, also)
     if not matches:
         return ScanResult(hashed.input, CLEAN, matches, **facts)  # type: ignore[arg-type]
     result = ScanResult(hashed.input, MATCH, matches, **facts)  # type: ignore[arg-type]
@@ -115,19 +127,37 @@ def _judge_video(name: str, video: FingerprintedVideo, matcher: Matcher, limit: 
         FrameMatches(time, matcher.match(query, limit=max(limit, FRAME_CANDIDATES)), until)
         for (time, query), until in zip(video.frames, ends, strict=True)
     ]
-    segments = find_segments(per_frame)
+    segments = find_segments(per_frame, duration=video.duration)
     status = MATCH if segments else CLEAN
     matches = _best_per_reference(segments)[:limit]
-    return ScanResult(name, status, matches, segments=segments, **facts)  # type: ignore[arg-type]
+    keyframes = _keyframes(video, segments[:KEYFRAMES])
+    return ScanResult(name, status, matches, segments=segments, keyframes=keyframes, **facts)  # type: ignore[arg-type]
+
+
+#: Segments whose keyframe the evidence report shows side by side with the reference frame.
+KEYFRAMES = 10
+
+
+def _keyframes(video: FingerprintedVideo, segments: Sequence[Segment]) -> dict[float, Thumbnail]:
+    """Previews of the clip's frames at the segments' keyframe times, from the pixels each frame's
+    fingerprint already carries (a few KB each; a few milliseconds per clip)."""
+    from PIL import Image
+
+    from provcheck.signals.thumbnail import make_thumbnail
+
+    wanted = {segment.best_at for segment in segments}
+    out: dict[float, Thumbnail] = {}
+    for time, query in video.frames:
+        if time in wanted and query.preview is not None:
+            out[time] = make_thumbnail(Image.fromarray(query.preview))
+    return out
 
 
 def _best_per_reference(segments: Sequence[Segment]) -> list[Match]:
     """``matches`` of a video result, for readers that know nothing of segments: the best frame
-    match of each matched reference, strongest first."""
-    ordered = sorted(
-        (s.best for s in segments),
-        key=lambda m: (-m.confidence, sum(m.distances.values()), m.database, m.item.id),
-    )
+    match of each matched reference, in the order of the segments (the strongest segment's
+    reference frame first)."""
+    ordered = [s.best for s in segments]
     seen: set[tuple[str, int, str]] = set()
     unique = []
     for match in ordered:

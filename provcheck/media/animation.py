@@ -28,7 +28,7 @@ from provcheck.media.frames import (
     probe_hash,
 )
 from provcheck.media.images import CORRUPT, quiet_decoding, to_working_copy
-from provcheck.media.sampling import FrameSampler
+from provcheck.media.sampling import FrameSampler, thumbnail
 from provcheck.signals.hashes import WORKING_SIZE
 
 
@@ -63,10 +63,10 @@ def animation_frames(
                     break
                 if frame is None:
                     break
-                working, bits, quality, delay = frame
+                working, bits, quality, probe, delay = frame
             if on_progress is not None:
                 on_progress(facts.frames_decoded, total_frames)
-            if sampler.offer(t, bits, quality):
+            if sampler.offer(t, bits, quality, probe):
                 facts.frames_kept += 1
                 yield SampledFrame(round(t, 3), working)
             t += delay
@@ -75,9 +75,9 @@ def animation_frames(
 
 def _next_frame(
     image: Image.Image, facts: VideoFacts, limits: VideoLimits, t: float
-) -> tuple[Image.Image, bytes, int, float] | None:
-    """Decode the next frame: its working copy, probe hash, quality and how long it shows; None
-    once a damaged animation breaks off after some frames (noted in the facts)."""
+) -> tuple[Image.Image, bytes, int, np.ndarray, float] | None:
+    """Decode the next frame: its working copy, probe hash and quality, the sampler's thumbnail
+    and how long it shows; None once a damaged animation breaks off (noted in the facts)."""
     try:
         if facts.frames_decoded:
             image.seek(facts.frames_decoded)
@@ -100,4 +100,5 @@ def _next_frame(
     bits, quality = probe_hash(np.asarray(small))
     # GIF delays under 20 ms are shown as 100 ms by browsers; do the same.
     delay = image.info.get("duration") or 100
-    return working, bits, quality, (delay if delay >= 20 else 100) / 1000.0
+    shown = (delay if delay >= 20 else 100) / 1000.0
+    return working, bits, quality, thumbnail(np.asarray(small)), shown

@@ -21,13 +21,15 @@ from provcheck.media.frames import (
     SampledFrame,
     VideoFacts,
     VideoLimits,
+    VideoSegment,
     charge_frame,
+    check_complete,
     check_geometry,
     check_running,
     probe_hash,
     scaled,
 )
-from provcheck.media.sampling import FrameSampler
+from provcheck.media.sampling import FrameSampler, thumbnail
 from provcheck.signals.hashes import WORKING_SIZE
 from provcheck.signals.thumbnail import MAX_SIDE as PREVIEW_SIZE
 
@@ -39,7 +41,9 @@ def av_frames(
     limits: VideoLimits,
     on_progress: Progress | None,
     previews: bool = False,
+    segment: VideoSegment | None = None,
 ) -> Iterator[SampledFrame]:
+    """Sample the video ``opener`` opens (the whole of it, or one ``segment`` of it)."""
     av = _import_av(facts.name)
     from av.video.reformatter import VideoReformatter
 
@@ -51,14 +55,19 @@ def av_frames(
         ) from None
     with container:
         stream, total = _open_stream(container, facts, limits)
-        declared = _declared_duration(container, stream)
+        facts.declared = _declared_duration(container, stream)
         working: tuple[int, int] | None = None
         probe: tuple[int, int] | None = None
         # Reformatters keep their scaling context between frames (a fresh one per call costs
         # more than decoding the frame).
         to_gray, to_rgb, to_preview = VideoReformatter(), VideoReformatter(), VideoReformatter()
         preview: tuple[int, int] | None = None
-        for t, frame in _decoded(container, stream, facts, limits, declared):
+        # A whole video is checked against its header's duration; a segment ends where it ends
+        # (the segments' merge checks the whole: ``services.video_ingest``).
+        frames = _decoded(container, stream, facts, limits, complete=True)
+        if segment is not None:
+            frames = _within(container, stream, facts, limits, segment)
+        for t, frame in frames:
             if probe is None or working is None or (frame.width, frame.height) != working[2:]:
                 probe = scaled(frame.width, frame.height, PROBE_SIZE)
                 preview = scaled(frame.width, frame.height, PREVIEW_SIZE)
@@ -73,7 +82,7 @@ def av_frames(
             bits, quality = probe_hash(gray)
             if on_progress is not None:
                 on_progress(t, total)
-            if not sampler.offer(t, bits, quality):
+            if not sampler.offer(t, bits, quality, thumbnail(gray)):
                 continue
             image = to_rgb.reformat(
                 frame, width=working[0], height=working[1], format="rgb24", interpolation="AREA"
@@ -127,19 +136,8 @@ def _declared_duration(container: Any, stream: Any) -> float:
     return 0.0
 
 
-def _check_complete(facts: VideoFacts, declared: float) -> None:
-    """Refuse a video that ended well before its header said it would: a cut file still opens
-    (an MP4 with its index first) and would otherwise be read as a shorter video, silently."""
-    if declared > 0 and facts.duration + max(1.0, 0.05 * declared) < declared:
-        raise InputError(
-            facts.name,
-            f"video is truncated: {facts.duration:.1f} s of the {declared:.1f} s its header"
-            " declares could be read (file cut short?)",
-        )
-
-
 def _decoded(
-    container: Any, stream: Any, facts: VideoFacts, limits: VideoLimits, declared: float = 0.0
+    container: Any, stream: Any, facts: VideoFacts, limits: VideoLimits, complete: bool = False
 ) -> Iterator[tuple[float, Any]]:
     """(seconds from the start, frame) for every decoded frame, within the limits. Packets that
     fail to decode are skipped, up to ``max_decode_errors``; a video that ends well before its
@@ -180,7 +178,49 @@ def _decoded(
         facts.warnings.append(f"{errors} packet(s) could not be decoded")
     if facts.frames_decoded == 0:
         raise InputError(facts.name, "no frame could be decoded (corrupt or truncated video)")
-    _check_complete(facts, declared)
+    if complete:
+        check_complete(facts)
+
+
+#: A segment's first decoded frame may come this much later than its start (seconds, rounding of
+#: the time base) before the seek counts as having missed the segment's keyframe.
+SEEK_SLACK_S = 1e-3
+
+
+def _within(
+    container: Any, stream: Any, facts: VideoFacts, limits: VideoLimits, segment: VideoSegment
+) -> Iterator[tuple[float, Any]]:
+    """The frames of ``segment``: seek to its keyframe, skip what is shown before its start (a
+    seek may land earlier; an open GOP's leading frames), stop at its end. If the seek landed
+    after the start (an imprecise index) or on a frame the decoder cannot start from, decode
+    again from the beginning: slower, never wrong."""
+    if segment.seek is not None:
+        container.seek(segment.seek, stream=stream, backward=True, any_frame=False)
+        stream.codec_context.flush_buffers()
+    first = True
+    for t, frame in _decoded(container, stream, facts, limits):
+        if (
+            first
+            and segment.seek is not None
+            and (t > segment.start + SEEK_SLACK_S or getattr(frame, "is_corrupt", False))
+        ):
+            # Overshot (the frames from ``start`` to ``t`` would be lost), or landed on a
+            # keyframe the decoder cannot start from (an open GOP's I frame decodes grey).
+            break
+        first = False
+        if t < segment.start - SEEK_SLACK_S:
+            continue
+        if segment.end is not None and t >= segment.end - SEEK_SLACK_S:
+            return
+        yield t, frame
+    else:
+        return
+    facts.warnings.append("seeking missed a keyframe; segment decoded from the beginning")
+    container.seek(0, backward=True, any_frame=False)
+    stream.codec_context.flush_buffers()
+    yield from _within(
+        container, stream, facts, limits, VideoSegment(segment.index, segment.start, segment.end)
+    )
 
 
 def _packets(container: Any, stream: Any, facts: VideoFacts) -> Iterator[Any]:

@@ -16,7 +16,7 @@ import ipaddress
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
 from provcheck.errors import FetchError
@@ -32,6 +32,8 @@ READ_TIMEOUT_S = 20.0
 #: Time one fetch may take in all (redirects, headers and body included), whatever the server
 #: does: the read timeout alone lets a server that sends a byte every few seconds go on forever.
 FETCH_TIMEOUT_S = 60.0
+#: The same bound for a download that is not a picture (a reference pack of up to 2 GB).
+DOWNLOAD_TIMEOUT_S = 3600.0
 MAX_REDIRECTS = 5
 #: Largest HTML page read when looking for a post's images; real articles are far smaller.
 MAX_PAGE_BYTES = 5 * 1024 * 1024
@@ -195,12 +197,15 @@ def fetch(
     allow_private: bool = False,
     resolver: Resolver = _resolve,
     deadline_s: float = FETCH_TIMEOUT_S,
+    sink: IO[bytes] | None = None,
 ) -> Fetched:
     """GET ``url``, following up to MAX_REDIRECTS redirects and checking each hop's address,
     all within ``deadline_s`` seconds (past it the sockets are shut and the fetch fails).
 
     ``limit_for(content_type)`` gives the size cap for what came back, or None when we do not
-    read that type at all; ``what`` names the expected thing in errors.
+    read that type at all; ``what`` names the expected thing in errors. With a ``sink`` the body
+    is written there as it arrives (the answer's ``data`` is then empty): for downloads larger
+    than memory should hold.
     """
     import requests
 
@@ -223,7 +228,7 @@ def fetch(
                     if response.status_code in _REDIRECTS and location:
                         current = urljoin(current, location)
                         continue
-                    return _read(url, response, limit_for, what, deadline)
+                    return _read(url, response, limit_for, what, deadline, sink)
             raise FetchError(url, f"more than {MAX_REDIRECTS} redirects")
     except _RefusedPeerError as exc:
         hint = "pass --allow-private to fetch from local networks"
@@ -246,6 +251,7 @@ def _read(
     limit_for: Callable[[str], int | None],
     what: str,
     deadline: Deadline,
+    sink: IO[bytes] | None = None,
 ) -> Fetched:
     if response.status_code >= 400:
         reason = f"HTTP {response.status_code} {response.reason or ''}".strip()
@@ -254,7 +260,13 @@ def _read(
     max_bytes = limit_for(content_type)
     if max_bytes is None:
         raise FetchError(url, f"not {what} (content-type {content_type or 'missing'})")
-    noun = "web page" if content_type in PAGE_TYPES else _media_noun(content_type)
+    noun = (
+        "web page"
+        if content_type in PAGE_TYPES
+        else what
+        if sink is not None
+        else _media_noun(content_type)
+    )
     declared = response.headers.get("Content-Length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
         raise FetchError(
@@ -265,7 +277,10 @@ def _read(
         total += len(chunk)
         if total > max_bytes:
             raise FetchError(url, f"{noun} is over the {max_bytes:,}-byte limit")
-        chunks.append(chunk)
+        if sink is None:
+            chunks.append(chunk)
+        else:
+            sink.write(chunk)
     if deadline.expired:  # a shut socket can look like the end of a body with no length
         raise FetchError(url, deadline.reason)
     return Fetched(response.url, content_type, b"".join(chunks))
@@ -322,6 +337,29 @@ def fetch_image_or_page(
         what="an image, a video or a web page",
         allow_private=allow_private,
         deadline_s=deadline_s,
+    )
+
+
+def fetch_into(
+    url: str,
+    sink: IO[bytes],
+    *,
+    max_bytes: int,
+    what: str,
+    allow_private: bool = False,
+    deadline_s: float = DOWNLOAD_TIMEOUT_S,
+) -> Fetched:
+    """Download a file that is not a picture (a reference pack, its signature) into ``sink``,
+    under the same address checks and limits as every fetch. Any content type is taken but a web
+    page: a server's HTML error page is not the file asked for."""
+    return fetch(
+        url,
+        accept="*/*",
+        limit_for=lambda ctype: None if ctype in PAGE_TYPES else max_bytes,
+        what=what,
+        allow_private=allow_private,
+        deadline_s=deadline_s,
+        sink=sink,
     )
 
 

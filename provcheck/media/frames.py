@@ -55,6 +55,20 @@ class SampledFrame:
     preview: Image.Image | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class VideoSegment:
+    """A stretch of a video that decodes on its own, so that several processes (or machines) can
+    sample one video at once: the frames shown from ``start`` (seconds from the start of the
+    stream) up to ``end`` (None: to the end). ``seek`` is where the decoder seeks first, in the
+    stream's time base (None: decode from the beginning); ``media.split.plan_segments`` chooses
+    it so that decoding resumes at the keyframe shown at ``start``."""
+
+    index: int
+    start: float
+    end: float | None
+    seek: int | None = None
+
+
 @dataclass(slots=True)
 class VideoFacts:
     """What a video is, filled in as it is read (frame counts and duration grow while sampling)."""
@@ -68,6 +82,7 @@ class VideoFacts:
     frames_decoded: int = 0
     frames_kept: int = 0
     decoded_pixels: int = 0  # charged against the budget as frames are decoded
+    declared: float = 0.0  # seconds the header says the video lasts (0: it does not say)
     warnings: list[str] = field(default_factory=list)
 
 
@@ -131,4 +146,16 @@ def charge_frame(facts: VideoFacts, budget: int) -> None:
         raise InputError(
             facts.name,
             f"more than {budget / 1e9:g} G pixels to decode (frames x frame size); over the limit",
+        )
+
+
+def check_complete(facts: VideoFacts) -> None:
+    """Refuse a video that ended well before its header said it would: a cut file still opens
+    (an MP4 with its index first) and would otherwise be read as a shorter video, silently."""
+    declared = facts.declared
+    if declared > 0 and facts.duration + max(1.0, 0.05 * declared) < declared:
+        raise InputError(
+            facts.name,
+            f"video is truncated: {facts.duration:.1f} s of the {declared:.1f} s its header"
+            " declares could be read (file cut short?)",
         )

@@ -8,6 +8,8 @@ file's problems are reported once, as its result, never as extra lines on standa
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import hashlib
 import io
 import struct
@@ -23,6 +25,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from provcheck.errors import InputError
 from provcheck.media.reading import display_name, read_file_bytes
 from provcheck.media.sniff import is_heif
+from provcheck.signals.exif import exif_block
 from provcheck.signals.hashes import WORKING_SIZE
 
 #: Extensions a folder walk picks up. A file named on the command line is sniffed whatever its name.
@@ -58,6 +61,10 @@ class LoadedImage:
     width: int
     height: int
     image: Image.Image  # RGB, longest side <= WORKING_SIZE, EXIF orientation applied
+    #: The file's raw EXIF block and Pillow's name for its format, kept from the one decode for
+    #: ``provcheck.signals.metadata`` (the file is never opened twice).
+    exif: bytes | None = None
+    format: str | None = None
 
 
 def decode_image(data: bytes, name: str, working_size: int = WORKING_SIZE) -> LoadedImage:
@@ -72,6 +79,7 @@ def decode_image(data: bytes, name: str, working_size: int = WORKING_SIZE) -> Lo
             opened.draft("RGB", draft_request(width, height, working_size))
             opened.load()
             image = to_working_copy(opened, working_size)
+            exif, image_format = exif_block(opened), opened.format
     except UnidentifiedImageError:
         if not is_heif(data):
             raise InputError(
@@ -82,6 +90,7 @@ def decode_image(data: bytes, name: str, working_size: int = WORKING_SIZE) -> Lo
         picture = heif_still(data, name)
         width, height = picture.size
         image = to_working_copy(picture, working_size)
+        exif, image_format = None, "HEIF"
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         limit = Image.MAX_IMAGE_PIXELS or 0
         raise InputError(
@@ -93,7 +102,7 @@ def decode_image(data: bytes, name: str, working_size: int = WORKING_SIZE) -> Lo
         raise InputError(name, f"corrupt or truncated image ({reason})") from None
     if min(image.size) < 1:
         raise InputError(name, "image has no pixels")
-    return LoadedImage(name=name, sha256=sha256, width=width, height=height, image=image)
+    return LoadedImage(name, sha256, width, height, image, exif, image_format)
 
 
 def draft_request(width: int, height: int, working_size: int) -> tuple[int, int]:
@@ -117,10 +126,28 @@ def quiet_decoding() -> Iterator[None]:
     """Decoding with the library's warnings caught: a damaged file's EXIF or a short read is
     reported as the file's result (or ignored when the picture decodes anyway), never printed;
     the decompression-bomb warning becomes an error, as a hostile file must not get that far."""
+    _quiet_libtiff()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         yield
+
+
+@functools.cache
+def _quiet_libtiff() -> None:
+    """Stop libtiff printing its errors on standard error (``LZWDecode: Not enough data``):
+    Pillow turns them into an exception that becomes the file's one-line result anyway. libtiff
+    is a C library, so its handler is reset in the copy Pillow loaded, found among the process's
+    mapped files (Linux); elsewhere, or if that fails, nothing changes."""
+    maps = Path("/proc/self/maps")
+    try:
+        from PIL import TiffImagePlugin  # noqa: F401 - loads Pillow's libtiff
+
+        loaded = {line.split()[-1] for line in maps.read_text().splitlines() if "libtiff" in line}
+        for library in loaded:
+            ctypes.CDLL(library).TIFFSetErrorHandler(None)
+    except (OSError, AttributeError, IndexError, ImportError):
+        return
 
 
 #: Modes that hold more than 8 bits per sample (16-bit and 32-bit grey, float grey): scaled to 8

@@ -22,7 +22,9 @@ from provcheck.media.sampling import FrameSampler, SamplingPolicy
 from provcheck.media.sniff import ANIMATION_EXTENSIONS, is_animation, is_video_path
 
 
-def _file_sha256(path: Path, limit: int) -> str:
+def file_sha256(path: Path, limit: int) -> str:
+    """The file's sha256, read in chunks; refused (``InputError``) past ``limit`` bytes, or if
+    it is not a regular file (``reading.opened``)."""
     with opened(path) as (handle, size):
         if size > limit:
             raise InputError(
@@ -42,12 +44,14 @@ def sample_video(
     limits: VideoLimits | None = None,
     on_progress: Progress | None = None,
     previews: bool = False,
+    sha256: str | None = None,
 ) -> tuple[VideoFacts, Iterator[SampledFrame]]:
     """Open ``source`` (a path or the whole file in memory) and sample it lazily.
 
     Returns the facts (sha256 now; size, duration and counts as sampling goes) and an iterator of
     kept frames. Problems raise ``InputError`` naming the video, at open time or while iterating.
-    ``previews`` asks the decoder for a thumbnail-size copy of each kept frame as well.
+    ``previews`` asks the decoder for a thumbnail-size copy of each kept frame as well;
+    ``sha256`` of a file, when the caller has it already, spares reading the file twice.
     """
     limits = limits or VideoLimits()
     sampler = FrameSampler(policy)
@@ -62,7 +66,7 @@ def sample_video(
         opener: Callable[[], Any] = partial(io.BytesIO, source)
     else:
         label = name or display_name(source)
-        facts = VideoFacts(label, _file_sha256(source, limits.max_bytes))
+        facts = VideoFacts(label, sha256 or file_sha256(source, limits.max_bytes))
         animated = source.suffix.lower() in ANIMATION_EXTENSIONS and is_video_path(source)
         opener = partial(str, source)
     if animated:

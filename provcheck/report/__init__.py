@@ -9,6 +9,9 @@ from provcheck.matching.verdict import ScanResult
 from provcheck.report.summary import ScanSummary
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from provcheck.matching.match import Match
     from provcheck.report.html import ThumbnailLookup
 
 
@@ -27,12 +30,18 @@ def make_renderer(
     *,
     verbose: bool = False,
     reference_thumbnails: ThumbnailLookup | None = None,
+    quiet: bool = False,
+    colour: bool = False,
+    missing_reason: Callable[[Match], str] | None = None,
 ) -> Renderer:
-    """``reference_thumbnails`` finds a match's stored preview (only the HTML report shows them)."""
+    """``reference_thumbnails`` finds a match's stored preview (only the HTML report shows them)
+    and ``missing_reason`` says why a reference has none; ``quiet`` (matches and errors only) and
+    ``colour`` (status words, for terminals) shape the text report; the other formats are for
+    machines and files and always hold every result."""
     if fmt == "text":
         from provcheck.report.text import TextRenderer
 
-        return TextRenderer(out, claimed, verbose=verbose)
+        return TextRenderer(out, claimed, verbose=verbose, quiet=quiet, colour=colour)
     if fmt in ("json", "jsonl"):
         from provcheck.report.jsonfmt import JsonLinesRenderer, JsonRenderer
 
@@ -40,7 +49,12 @@ def make_renderer(
     if fmt == "html":
         from provcheck.report.html import HtmlRenderer
 
-        return HtmlRenderer(out, claimed, reference_thumbnails=reference_thumbnails)
+        return HtmlRenderer(
+            out,
+            claimed,
+            reference_thumbnails=reference_thumbnails,
+            missing_reason=missing_reason,
+        )
     if fmt == "csv":
         from provcheck.report.csvfmt import CsvRenderer
 

@@ -12,6 +12,7 @@ from datetime import date
 from typing import IO, Any
 
 from provcheck.matching.verdict import ScanResult
+from provcheck.report.metadata_view import CSV_COLUMNS, csv_cells
 from provcheck.report.records import result_record
 from provcheck.report.summary import ScanSummary
 from provcheck.signals.hashes import hasher_names
@@ -40,6 +41,7 @@ def columns() -> list[str]:
         "match_count",
         "sha256",
         "error",
+        *CSV_COLUMNS,
     ]
 
 
@@ -69,6 +71,7 @@ def csv_row(record: dict[str, Any]) -> list[str]:
         len(record["matches"]),
         record["sha256"],
         record["error"],
+        *csv_cells(record["metadata"]),
     ]
     return [safe_cell(v) for v in values]
 

@@ -19,7 +19,22 @@ from urllib.parse import urlsplit
 
 from provcheck.matching.match import Match
 from provcheck.matching.verdict import CLEAN, ERROR, INSUFFICIENT, MATCH, ScanResult
-from provcheck.report.records import describe_days, describe_frame_times, result_record
+from provcheck.report.html_metadata import CSS as METADATA_CSS
+from provcheck.report.html_metadata import (
+    date_alert,
+    flag_names,
+    metadata_panel,
+    other_inputs_section,
+)
+from provcheck.report.html_video import SHOWN_SEGMENTS, reference_caption, segments_section
+from provcheck.report.previews import NO_PREVIEW
+from provcheck.report.records import (
+    describe_days,
+    describe_frame_times,
+    describe_keypoints,
+    format_frame_time,
+    result_record,
+)
 from provcheck.report.summary import ScanSummary
 from provcheck.signals.thumbnail import Thumbnail
 from provcheck.store import Store
@@ -130,6 +145,12 @@ class ReportEntry:
     record: dict[str, Any]
     query_thumbnail: Thumbnail | None = None
     reference_thumbnails: list[Thumbnail | None] = field(default_factory=list)
+    #: Why a reference picture is missing, per reference thumbnail (the true reason, when known).
+    missing: list[str] = field(default_factory=list)
+    #: Videos: the clip's keyframes (time -> preview) and, per segment shown, the reference
+    #: frame's preview and the reason when there is none.
+    keyframes: dict[float, Thumbnail] = field(default_factory=dict)
+    segment_pictures: list[tuple[Thumbnail | None, str]] = field(default_factory=list)
 
 
 def _plural(n: int, noun: str) -> str:
@@ -158,6 +179,7 @@ def _summary_section(entries: Sequence[ReportEntry], summary: dict[str, Any]) ->
             detail = f"too little detail to hash meaningfully (PDQ quality {_e(rec['quality'])})"
         else:
             detail = ""
+        detail += flag_names(rec)
         rows.append(
             f'<tr><td>{n}</td><td class="path">{_e(rec["input"])}</td>'
             f"<td>{_status_cell(rec['status'])}</td><td>{detail}</td></tr>"
@@ -200,9 +222,13 @@ def _details(m: dict[str, Any]) -> str:
         shown += [(float(start), end) for start, end in m.get("same_picture_at") or []]
         rows.append(("frame time", _e(describe_frame_times(shown[0][0], tuple(shown)))))
     distances = ", ".join(f"{_e(k)} {int(v)}" for k, v in m["distances"].items())
+    keypoints = describe_keypoints(
+        int(m.get("inliers") or 0), m.get("query_region"), m.get("reference_region")
+    )
     rows += [
         ("confidence", f"{float(m['confidence']):.2f}"),
         ("distance", distances or "none"),
+        ("keypoints", _e(keypoints or "not verified by keypoints: the hashes decided")),
         ("transform", _e(m["transform"])),
         ("origin", _e(m["origin"])),
         ("license", _e(m["license"] or "unknown")),
@@ -213,26 +239,40 @@ def _details(m: dict[str, Any]) -> str:
     return "<dl>" + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows) + "</dl>"
 
 
+def _frame_time_cell(m: dict[str, Any]) -> str:
+    """Where in its video a candidate frame is (frames of one video share label and origin, so
+    this is what tells them apart); a still has none."""
+    if m.get("frame_time") is None:
+        return "&mdash;"
+    return _e(format_frame_time(float(m["frame_time"])))
+
+
 def _case_section(n: int, entry: ReportEntry) -> str:
     rec = entry.record
     best = rec["matches"][0]
     ref_thumb = entry.reference_thumbnails[0] if entry.reference_thumbnails else None
+    missing = entry.missing[0] if entry.missing else NO_PREVIEW
+    query_thumb = entry.query_thumbnail
+    if rec.get("segments"):  # a clip: its strongest segment's keyframe and reference frame
+        first = rec["segments"][0]
+        best = first["reference"]
+        query_thumb = entry.keyframes.get(first.get("keyframe_at"))
+        if entry.segment_pictures:
+            ref_thumb, missing = entry.segment_pictures[0]
     query = _picture(
-        entry.query_thumbnail,
+        query_thumb,
         best.get("query_region"),
         f"scanned input {rec['input']}",
         "no preview of the input",
     )
     reference = _picture(
-        ref_thumb,
-        best.get("reference_region"),
-        f"reference from {best['label']}",
-        "no preview stored for this reference (hash-only import or added without thumbnails)",
+        ref_thumb, best.get("reference_region"), f"reference from {best['label']}", missing
     )
     others = ""
     if len(rec["matches"]) > 1:
         rows = "".join(
             f"<tr><td>{_e(m['label'])}</td><td>{_e(m['category'])}</td>"
+            f'<td class="path">{_e(m["origin"])}</td><td>{_frame_time_cell(m)}</td>'
             f"<td>{float(m['confidence']):.2f}</td>"
             f"<td>{', '.join(f'{_e(k)} {int(v)}' for k, v in m['distances'].items())}</td>"
             f"<td>{_e(m['first_seen'] or '?')}</td><td>{safe_link(m['url'])}</td></tr>"
@@ -240,14 +280,16 @@ def _case_section(n: int, entry: ReportEntry) -> str:
         )
         others = (
             "<h3>Other candidates</h3><table><thead><tr><th>label</th><th>category</th>"
-            "<th>confidence</th><th>distance</th><th>first seen</th><th>url</th></tr></thead>"
-            f"<tbody>{rows}</tbody></table>"
+            "<th>origin</th><th>frame time</th><th>confidence</th><th>distance</th>"
+            f"<th>first seen</th><th>url</th></tr></thead><tbody>{rows}</tbody></table>"
         )
     return (
-        f'<section class="case" id="case-{n}"><h2>{n}. {_e(rec["input"])}</h2>'
+        f'<section class="case" id="case-{n}"><h2>{n}. {_e(rec["input"])}</h2>{date_alert(rec)}'
         f'<div class="pair"><figure>{query}<figcaption>scanned input</figcaption></figure>'
-        f"<figure>{reference}<figcaption>reference: {_e(best['label'])}</figcaption></figure>"
-        f"</div>{_details(best)}{others}</section>"
+        f"<figure>{reference}<figcaption>{reference_caption(best)}</figcaption></figure>"
+        f"</div>{_details(best)}{metadata_panel(rec)}"
+        f"{segments_section(rec, entry.keyframes, entry.segment_pictures, _picture)}"
+        f"{others}</section>"
     )
 
 
@@ -260,6 +302,13 @@ def render_document(
         for n, entry in enumerate(entries, start=1)
         if entry.record["status"] == MATCH and entry.record["matches"]
     ]
+    others = other_inputs_section(
+        [
+            (n, entry.record)
+            for n, entry in enumerate(entries, start=1)
+            if not (entry.record["status"] == MATCH and entry.record["matches"])
+        ]
+    )
     claim = f", claimed date {_e(claimed.isoformat())}" if claimed else ""
     body = "".join(flagged) or "<p>No input matched a reference.</p>"
     return (
@@ -268,13 +317,13 @@ def render_document(
         f'<meta http-equiv="Content-Security-Policy" content="{_e(CSP)}">'
         '<meta name="referrer" content="no-referrer">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>provcheck evidence report</title><style>{_CSS}</style></head><body>"
+        f"<title>provcheck evidence report</title><style>{_CSS}{METADATA_CSS}</style></head><body>"
         "<h1>provcheck evidence report</h1>"
         f'<p class="meta">provcheck {_e(summary.get("provcheck"))}{claim};'
         f" {_plural(int(summary.get('inputs', 0)), 'input')} checked in"
         f" {float(summary.get('elapsed_s', 0.0)):.2f} s</p>"
         f"{_summary_section(entries, summary)}"
-        f'<h2 id="flagged">Flagged inputs ({len(flagged)})</h2>{body}'
+        f'<h2 id="flagged">Flagged inputs ({len(flagged)})</h2>{body}{others}'
         "<footer>Distances are Hamming distances between perceptual hashes (lower is closer);"
         " confidence is a monotone reading of distance, not a probability. A match says the"
         " pictures look the same, and the first-seen date says when the reference was public:"
@@ -293,19 +342,27 @@ class HtmlRenderer:
         claimed: date | None = None,
         *,
         reference_thumbnails: ThumbnailLookup | None = None,
+        missing_reason: Callable[[Match], str] | None = None,
     ) -> None:
         self.out = out
         self.claimed = claimed
         self.lookup = reference_thumbnails
+        self.reason = missing_reason or (lambda _match: NO_PREVIEW)
         self.entries: list[ReportEntry] = []
 
     def result(self, result: ScanResult) -> None:
         refs: list[Thumbnail | None] = []
+        missing: list[str] = []
+        pictures: list[tuple[Thumbnail | None, str]] = []
         if result.status == MATCH and result.matches and self.lookup is not None:
             refs = [self.lookup(result.matches[0])]
-        self.entries.append(
-            ReportEntry(result_record(result, self.claimed), result.thumbnail, refs)
-        )
+            missing = [self.reason(result.matches[0])]
+            for segment in result.segments[:SHOWN_SEGMENTS]:
+                thumb = self.lookup(segment.best)
+                pictures.append((thumb, "" if thumb else self.reason(segment.best)))
+        entry = ReportEntry(result_record(result, self.claimed), result.thumbnail, refs, missing)
+        entry.keyframes, entry.segment_pictures = result.keyframes, pictures
+        self.entries.append(entry)
 
     def finish(self, summary: ScanSummary) -> None:
         self.out.write(render_document(self.entries, summary.as_dict(), self.claimed))

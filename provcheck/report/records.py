@@ -6,12 +6,14 @@ The field names here are a public interface (README, "JSON output"); add fields,
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
 from provcheck.matching.match import Match
 from provcheck.matching.segments import Segment
 from provcheck.matching.verdict import ScanResult
+from provcheck.report.metadata_view import metadata_record
 
 
 def days_before_claim(first_seen: str | None, claimed: date | None) -> int | None:
@@ -73,6 +75,37 @@ def describe_frame_times(
     return text
 
 
+#: A matched region covering at least this share of a picture's width and height is "the whole
+#: picture": keypoints rarely reach the very edge even of an exact copy.
+WHOLE_PICTURE = 0.95
+
+
+def _part(region: Sequence[float] | None, of: str) -> str | None:
+    """``50% x 48% of the reference at 25%, 10%``, or None for the whole picture (or unknown)."""
+    if region is None or len(region) != 4:
+        return None
+    x, y, w, h = (float(v) for v in region)
+    if w >= WHOLE_PICTURE and h >= WHOLE_PICTURE:
+        return None
+    return f"{w:.0%} x {h:.0%} of the {of} at {x:.0%}, {y:.0%}"
+
+
+def describe_keypoints(
+    inliers: int,
+    query_region: Sequence[float] | None,
+    reference_region: Sequence[float] | None,
+) -> str | None:
+    """Why a keypoint-verified match matched, in words: how many keypoints agree and on which part
+    of each picture. A crop matches on part of its reference, so its whole-picture hash distances
+    are far above their thresholds; said next to them, this keeps them from reading as a
+    contradiction. None when keypoints did not verify the match (its hashes decided)."""
+    if inliers <= 0:
+        return None
+    parts = [p for p in (_part(query_region, "input"), _part(reference_region, "reference")) if p]
+    where = " and ".join(parts) if parts else "the whole picture"
+    return f"{inliers} keypoint{'s' if inliers != 1 else ''} agree on {where}"
+
+
 def match_record(match: Match, claimed: date | None) -> dict[str, Any]:
     item, source = match.item, match.item.source
     days = days_before_claim(source.first_seen, claimed)
@@ -115,6 +148,10 @@ def segment_record(segment: Segment, claimed: date | None) -> dict[str, Any]:
         "reference_start": segment.reference_start,
         "reference_end": segment.reference_end,
         "frames": segment.frames,
+        "evidence": segment.evidence,
+        "coverage": segment.coverage,
+        "aligned": segment.aligned,
+        "keyframe_at": segment.best_at,
         "reference": match_record(segment.best, claimed),
     }
 
@@ -135,6 +172,7 @@ def result_record(result: ScanResult, claimed: date | None) -> dict[str, Any]:
             "segments": [segment_record(s, claimed) for s in result.segments],
             "duration": result.duration,
             "frames_sampled": result.frames_sampled,
+            "metadata": metadata_record(result, claimed),
         }
     )
 

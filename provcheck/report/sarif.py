@@ -115,6 +115,8 @@ def sarif_result(result: ScanResult, claimed: date | None) -> dict[str, Any] | N
     if record["matches"]:
         properties["best_match"] = record["matches"][0]
         properties["match_count"] = len(record["matches"])
+    if record["metadata"] is not None:
+        properties["metadata"] = record["metadata"]
     out["properties"] = properties
     return out
 

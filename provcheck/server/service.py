@@ -30,6 +30,7 @@ from provcheck.report.summary import ScanSummary, exit_code
 from provcheck.server.workers import IsolatedWorkers
 from provcheck.services.databases import References
 from provcheck.services.scan import fingerprint_download, hash_bytes
+from provcheck.signals.c2pa import TrustList
 
 #: Default cap on a request body: far above a news photo, far below what would hurt the server.
 DEFAULT_MAX_BYTES = 25 * 1024 * 1024
@@ -45,6 +46,7 @@ class ServeSettings:
     limit: int = 5
     allow_private: bool = False
     page_images: int = DEFAULT_MAX_IMAGES
+    c2pa_trust: TrustList | None = None  # PEM anchors for C2PA signers (--c2pa-trust)
     #: Seconds a scan request may take in all: body, waiting for a worker, fetching, hashing.
     request_timeout: float = 60.0
     #: Seconds the whole request body may take to arrive.
@@ -119,7 +121,8 @@ class ScanService:
         self, data: bytes, name: str, claimed: date | None, deadline: float
     ) -> dict[str, Any]:
         started = time.perf_counter()
-        hashed = await self.workers.run(_left(deadline), hash_bytes, data, name)
+        trust = self.settings.c2pa_trust
+        hashed = await self.workers.run(_left(deadline), hash_bytes, data, name, trust)
         return self._document(await self._judged([hashed]), claimed, started)
 
     async def scan_url(self, url: str, claimed: date | None, deadline: float) -> dict[str, Any]:
@@ -174,6 +177,7 @@ class ScanService:
             name,
             page=page,
             video=fetched.is_video,
+            c2pa_trust=self.settings.c2pa_trust,
         )
 
     async def _judged(self, hashed: list[Fingerprinted]) -> list[ScanResult]:

@@ -1,6 +1,6 @@
 """The ``db add`` service: hash files and store them as items of one source.
 
-Stills are written in batches; a video is sampled into frames and written in one transaction.
+Stills are written in batches (videos: ``services.video_ingest``).
 """
 
 from __future__ import annotations
@@ -11,11 +11,8 @@ from functools import partial
 from pathlib import Path
 
 from provcheck.errors import InputError
-from provcheck.media.frames import Progress, VideoLimits
 from provcheck.media.images import LoadedImage, load_image
 from provcheck.media.reading import display_name
-from provcheck.media.sampling import SamplingPolicy
-from provcheck.media.video import sample_video
 from provcheck.services.workers import worker_pool
 from provcheck.signals.fingerprint import Fingerprint, fingerprint
 from provcheck.signals.keypoints import REFERENCE_FEATURES
@@ -146,94 +143,4 @@ def add_files(
             on_item(hashed.path, error)
     if pending:
         flush()
-    return report
-
-
-@dataclass(slots=True)
-class VideoAddReport:
-    """What adding one video did: frames stored, or why nothing was."""
-
-    path: Path
-    source_id: int = 0  # the source the frames went to (0 when nothing was stored)
-    frames_added: int = 0
-    frames_present: int = 0
-    duration: float = 0.0
-    frames_decoded: int = 0
-    error: str | None = None
-    warnings: list[str] = field(default_factory=list)
-
-
-def add_video(
-    store: Store,
-    source: int | SourceInfo,
-    path: Path,
-    *,
-    origin: str,
-    policy: SamplingPolicy | None = None,
-    limits: VideoLimits | None = None,
-    on_progress: Progress | None = None,
-    keypoints: int = REFERENCE_FEATURES,
-    thumbnails: bool = False,
-) -> VideoAddReport:
-    """Sample one video and store its kept frames as items of ``source`` (origin + frame_time):
-    a source id, or the provenance of a source created, if new, with the frames.
-
-    One transaction per video: the frames are hashed first (hashes are small), then written
-    together, so an interrupted or failed video leaves nothing behind and re-running resumes
-    cleanly. A video already stored in this source (same sha256) is not decoded again.
-    ``keypoints`` per kept frame (for partial matches) trades recall on crops for database size;
-    ``thumbnails`` keeps a few-KB preview of each kept frame for the HTML report.
-    """
-    report = VideoAddReport(path)
-    try:
-        facts, frames = sample_video(
-            path, policy=policy, limits=limits, on_progress=on_progress, previews=thumbnails
-        )
-        if isinstance(source, int):
-            known: int | None = source
-        else:
-            found = store.find_source(source.label)
-            known = None if found is None else found.id
-        present = store.count_items(known, facts.sha256) if known is not None else 0
-        if present:
-            report.frames_present = present
-            return report
-        hashed: list[tuple[float, Fingerprint, Thumbnail | None]] = []
-        for frame in frames:
-            fp = fingerprint(frame.image, keypoints)
-            if fp.sufficient:
-                thumb = make_thumbnail(frame.preview or frame.image) if thumbnails else None
-                hashed.append((frame.time, fp, thumb))
-    except InputError as exc:
-        report.error = str(exc)
-        return report
-    report.duration, report.frames_decoded = facts.duration, facts.frames_decoded
-    report.warnings = list(facts.warnings)
-    if not hashed:
-        report.error = (
-            f"{path}: no frame with enough detail to hash meaningfully"
-            f" ({facts.frames_decoded} frames decoded); not added"
-        )
-        return report
-    with store.transaction():
-        # A source named by its provenance is written with the video's frames, never alone.
-        source_id = source if isinstance(source, int) else store.ensure_source(source)[0]
-        report.source_id = source_id
-        for time_s, fp, thumb in hashed:
-            item_id, added = store.add_item(
-                source_id,
-                origin=origin,
-                item_key=facts.sha256,
-                sha256=facts.sha256,
-                width=facts.width,
-                height=facts.height,
-                frame_time=time_s,
-                hashes=stored_hashes(fp),
-            )
-            if added and fp.features is not None and len(fp.features):
-                store.put_features(item_id, fp.features)
-            if thumb is not None:
-                store.put_thumbnail(item_id, thumb)
-            report.frames_added += added
-            report.frames_present += not added
     return report

@@ -7,17 +7,20 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from provcheck.errors import InputError
 from provcheck.matching.matcher import Matcher
 from provcheck.matching.verdict import Fingerprinted, FingerprintedVideo, ScanResult, judge
 from provcheck.media.fetch import FETCH_TIMEOUT_S
-from provcheck.media.images import LoadedImage, decode_image, load_image
-from provcheck.media.reading import MAX_STDIN_BYTES, display_name, read_stream
+from provcheck.media.images import MAX_IMAGE_BYTES, LoadedImage, decode_image
+from provcheck.media.reading import MAX_STDIN_BYTES, display_name, read_file_bytes, read_stream
 from provcheck.media.targets import Target
 from provcheck.media.webpage import DEFAULT_MAX_IMAGES
 from provcheck.services.workers import worker_pool
+from provcheck.signals.c2pa import TrustList, read_credentials, read_file_credentials
 from provcheck.signals.fingerprint import QueryFingerprint, query_fingerprint
+from provcheck.signals.metadata import FileMetadata, read_metadata
 from provcheck.signals.thumbnail import make_thumbnail
 
 #: How standard input is named in results and messages.
@@ -38,6 +41,15 @@ class ScanOptions:
     keypoints: bool = True
     #: Seconds one URL may take in all (each image of a page gets as long again).
     fetch_timeout: float = FETCH_TIMEOUT_S
+    #: PEM anchors C2PA signers are checked against (``--c2pa-trust``); None: none is trusted.
+    c2pa_trust: TrustList | None = None
+
+
+def _video_metadata(source: Path | bytes, trust: TrustList | None) -> FileMetadata:
+    """A clip's own metadata: its C2PA credentials (a video has no EXIF to read)."""
+    if isinstance(source, Path):
+        return FileMetadata(None, read_file_credentials(source, trust=trust))
+    return FileMetadata(None, read_credentials(source, trust=trust))
 
 
 def _hash_video(source: Path | bytes, name: str, keypoints: bool = True) -> FingerprintedVideo:
@@ -57,11 +69,14 @@ def _hash_target(
     thumbnails: bool = False,
     keypoints: bool = True,
     fetch_timeout: float = FETCH_TIMEOUT_S,
+    c2pa_trust: TrustList | None = None,
 ) -> Fingerprinted:
     """Fingerprint one target, in a worker process or not; never raises ``InputError``. The
     result's names are printable whatever the file name's bytes (``reading.display_name``)."""
     hashed = _fingerprint(
-        target, stdin_data, allow_private, max_page_images, thumbnails, keypoints, fetch_timeout
+        target,
+        stdin_data,
+        (allow_private, max_page_images, keypoints, fetch_timeout, thumbnails, c2pa_trust),
     )
     return replace(
         hashed,
@@ -72,32 +87,35 @@ def _hash_target(
 
 
 def _fingerprint(
-    target: Target,
-    stdin_data: bytes | None = None,
-    allow_private: bool = False,
-    max_page_images: int = DEFAULT_MAX_IMAGES,
-    thumbnails: bool = False,
-    keypoints: bool = True,
-    fetch_timeout: float = FETCH_TIMEOUT_S,
+    target: Target, stdin_data: bytes | None, settings: tuple[Any, ...]
 ) -> Fingerprinted:
+    """``_hash_target``'s work; ``settings`` are ``_fetch_url``'s after the target."""
     from provcheck.media.sniff import is_video_bytes, is_video_path
 
+    _private, _pages, keypoints, _timeout, thumbnails, c2pa_trust = settings
     try:
         if target.problem:
             raise InputError(STDIN_NAME if target.kind == "stdin" else target.value, target.problem)
         if target.kind == "stdin":
             data = stdin_data or b""
             if data and is_video_bytes(data):
-                return Fingerprinted(target.value, video=_hash_video(data, STDIN_NAME, keypoints))
+                video = _hash_video(data, STDIN_NAME, keypoints)
+                return Fingerprinted(
+                    target.value, video=video, metadata=_video_metadata(data, c2pa_trust)
+                )
             loaded = decode_image(data, STDIN_NAME)
         elif target.kind == "url":
-            args = (allow_private, max_page_images, keypoints, fetch_timeout, thumbnails)
-            return _fetch_url(target, *args)
+            return _fetch_url(target, *settings)
         elif is_video_path(Path(target.value)):
-            video = _hash_video(Path(target.value), display_name(target.value), keypoints)
-            return Fingerprinted(target.value, video=video)
+            path = Path(target.value)
+            video = _hash_video(path, display_name(path), keypoints)
+            return Fingerprinted(
+                target.value, video=video, metadata=_video_metadata(path, c2pa_trust)
+            )
         else:
-            loaded = load_image(Path(target.value))
+            path = Path(target.value)
+            data = read_file_bytes(path, MAX_IMAGE_BYTES)
+            loaded = decode_image(data, display_name(path))
         query = query_fingerprint(loaded.image, keypoints)
     except InputError as exc:
         return Fingerprinted(target.value, error=str(exc), page=target.page)
@@ -105,34 +123,32 @@ def _fingerprint(
         return Fingerprinted(
             target.value, error=f"{target.value}: out of memory while decoding", page=target.page
         )
-    return _hashed_image(target.value, loaded, query, target.page, thumbnails)
+    return _hashed_image(target.value, data, loaded, query, target.page, thumbnails, c2pa_trust)
 
 
 def _hashed_image(
     name: str,
+    data: bytes,
     loaded: LoadedImage,
     query: QueryFingerprint,
     page: str | None = None,
     thumbnails: bool = False,
+    c2pa_trust: TrustList | None = None,
 ) -> Fingerprinted:
-    """The worker's answer for a decoded image. It drops the pixels: only facts, hashes and (when
-    asked) a few-KB preview cross the process boundary. Whether the input matches is decided
-    later, so judge drops the preview of everything that did not."""
+    """The worker's answer for a decoded image: facts, hashes, the file's own metadata (read
+    here, from the bytes already in memory) and, when asked, a few-KB preview. The pixels stay
+    behind. Whether the input matches is decided later, so judge drops the preview of
+    everything that did not."""
+    metadata = read_metadata(data, loaded.exif, loaded.image, loaded.format, c2pa_trust)
     thumb = make_thumbnail(loaded.image) if thumbnails and query.fingerprint.sufficient else None
     slim = LoadedImage(loaded.name, loaded.sha256, loaded.width, loaded.height, image=None)  # type: ignore[arg-type]
-    return Fingerprinted(name, slim, query, thumbnail=thumb, page=page)
+    return Fingerprinted(name, slim, query, thumbnail=thumb, page=page, metadata=metadata)
 
 
-def hash_bytes(data: bytes, name: str) -> Fingerprinted:
-    """Decode and fingerprint an uploaded image (``provcheck serve``); never raises InputError."""
-    try:
-        name = display_name(name)
-        loaded = decode_image(data, name)
-        return _hashed_image(name, loaded, query_fingerprint(loaded.image))
-    except InputError as exc:
-        return Fingerprinted(display_name(name), error=display_name(str(exc)))
-    except MemoryError:
-        return Fingerprinted(display_name(name), error=f"{name}: out of memory while decoding")
+def hash_bytes(data: bytes, name: str, c2pa_trust: TrustList | None = None) -> Fingerprinted:
+    """Decode and fingerprint an upload (``provcheck serve``): an image, or a clip or animated
+    picture sampled as a video, as the CLI reads a file; never raises InputError."""
+    return fingerprint_download(data, name, c2pa_trust=c2pa_trust)
 
 
 def _fetch_url(
@@ -142,6 +158,7 @@ def _fetch_url(
     keypoints: bool = True,
     fetch_timeout: float = FETCH_TIMEOUT_S,
     thumbnails: bool = False,
+    c2pa_trust: TrustList | None = None,
 ) -> Fingerprinted:
     """A URL fingerprinted: an image, a video clip or animated GIF/WebP sampled as a video, or a
     page whose image URLs are to be scanned in its place. An image found on a page is fetched as
@@ -162,6 +179,7 @@ def _fetch_url(
             video=fetched.is_video,
             keypoints=keypoints,
             thumbnails=thumbnails,
+            c2pa_trust=c2pa_trust,
         )
     from provcheck.media.webpage import decode_page, page_images
 
@@ -179,23 +197,27 @@ def fingerprint_download(
     video: bool = False,
     keypoints: bool = True,
     thumbnails: bool = False,
+    c2pa_trust: TrustList | None = None,
 ) -> Fingerprinted:
-    """Fingerprint what a URL returned: a still, or a clip (``video``: the server said so) or an
-    animated picture sampled as a video. Never raises ``InputError``: run in a worker process by
-    ``provcheck serve``, which fetches in its own threads."""
+    """Fingerprint bytes from outside a file (a download, an upload): a still, or a clip
+    (``video``: the server said so) or an animated picture sampled as a video. Never raises
+    ``InputError``: ``provcheck serve`` runs it in a worker process, fetching in its own
+    threads."""
     from provcheck.media.sniff import is_video_bytes
 
     name = display_name(name)
     try:
-        if video or is_video_bytes(data):
-            return Fingerprinted(name, video=_hash_video(data, name, keypoints), page=page)
+        if video or (data and is_video_bytes(data)):
+            clip = _hash_video(data, name, keypoints)
+            metadata = _video_metadata(data, c2pa_trust)
+            return Fingerprinted(name, video=clip, page=page, metadata=metadata)
         loaded = decode_image(data, name)
         query = query_fingerprint(loaded.image, keypoints)
     except InputError as exc:
         return Fingerprinted(name, error=display_name(str(exc)), page=page)
     except MemoryError:
         return Fingerprinted(name, error=f"{name}: out of memory while decoding", page=page)
-    return _hashed_image(name, loaded, query, page, thumbnails)
+    return _hashed_image(name, data, loaded, query, page, thumbnails, c2pa_trust)
 
 
 def _hashed_stream(targets: Sequence[Target], options: ScanOptions) -> Iterator[Fingerprinted]:
@@ -208,6 +230,7 @@ def _hashed_stream(targets: Sequence[Target], options: ScanOptions) -> Iterator[
         options.thumbnails,
         options.keypoints,
         options.fetch_timeout,
+        options.c2pa_trust,
     )
     if options.jobs <= 1 or len(targets) < 4:
         for target in targets:

@@ -18,7 +18,15 @@ import numpy as np
 
 from provcheck.signals.keypoints import Features
 from provcheck.signals.thumbnail import Thumbnail
-from provcheck.store.records import ItemRecord, KindArrays, NewItem, Source, SourceInfo, StoredHash
+from provcheck.store.records import (
+    ItemRecord,
+    KindArrays,
+    NewItem,
+    PackOrigin,
+    Source,
+    SourceInfo,
+    StoredHash,
+)
 
 
 class Store(Protocol):
@@ -59,6 +67,10 @@ class Store(Protocol):
 
     def remove_item(self, item_id: int) -> None: ...
 
+    def remove_items(self, item_ids: Iterable[int]) -> int: ...
+
+    def record_pack(self, source_ids: Iterable[int], origin: PackOrigin) -> None: ...
+
     def put_thumbnail(self, item_id: int, thumbnail: Thumbnail) -> None: ...
 
     def put_features(self, item_id: int, features: Features) -> None: ...
@@ -82,6 +94,8 @@ class Store(Protocol):
     ) -> list[ItemRecord]: ...
 
     def iter_items_with_hashes(self, batch: int = 2000) -> Iterator[ItemRecord]: ...
+
+    def item_keys(self, source_id: int) -> Iterator[tuple[int, str, float | None]]: ...
 
     def thumbnails(self, item_ids: Iterable[int]) -> dict[int, Thumbnail]: ...
 

@@ -36,7 +36,7 @@ def default_db_path() -> Path:
 
 
 def bundled_pack_path() -> Path:
-    """The reference pack shipped with provcheck (built by reference_db/build_pack.py)."""
+    """The reference pack shipped with provcheck (built by reference_db/recipe/build_pack.py)."""
     from importlib.resources import files
 
     return Path(str(files("provcheck.bundled").joinpath("pack.sqlite")))

@@ -12,7 +12,7 @@ import numpy as np
 
 from provcheck.errors import UsageError
 from provcheck.signals.hashes import Hash
-from provcheck.signals.keypoints import RETRIEVAL_FEATURES
+from provcheck.signals.keypoints import RETRIEVAL_FEATURES, Features
 from provcheck.signals.thumbnail import Thumbnail
 
 Region = tuple[float, float, float, float]
@@ -124,10 +124,25 @@ def parse_date(text: str, what: str) -> date:
 
 
 @dataclass(frozen=True, slots=True)
+class PackOrigin:
+    """Where a source's references last came from when they were imported as a pack: the file
+    or URL, the SHA-256 of its bytes, and who signed it and when (None: not signed, or imported
+    without ``--verify-key``, so nobody vouched for it)."""
+
+    location: str
+    sha256: str
+    signer: str | None = None
+    signed_at: str | None = None
+    name: str | None = None
+    imported_at: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Source:
     id: int
     info: SourceInfo
     item_count: int = 0
+    pack: PackOrigin | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +181,8 @@ class NewItem:
     height: int | None = None
     frame_time: float | None = None
     thumbnail: Thumbnail | None = None
+    #: The item's keypoints (what ``put_features`` stores), so that a bulk import is lossless.
+    features: Features | None = None
 
     @property
     def identity(self) -> tuple[int, str, float]:

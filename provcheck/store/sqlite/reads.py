@@ -65,14 +65,6 @@ class SqliteReads:
         ).fetchone()
         return None if row is None else Source(row[0], SourceInfo.stored(*row[1:]))
 
-    def sources(self) -> list[Source]:
-        rows = self._conn.execute(
-            "SELECT s.id, s.label, s.category, s.url, s.first_seen, s.license, s.notes,"
-            " (SELECT count(*) FROM items i WHERE i.source_id = s.id)"
-            " FROM sources s ORDER BY s.id"
-        ).fetchall()
-        return [Source(r[0], SourceInfo.stored(*r[1:7]), r[7]) for r in rows]
-
     def count_items(self, source_id: int, item_key: str) -> int:
         """How many items of ``source_id`` have ``item_key`` (a video's frames share one key)."""
         row = self._conn.execute(

@@ -98,5 +98,22 @@ CREATE TRIGGER features_removed AFTER DELETE ON features BEGIN
 END;
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3]
+# v4: where a source's references came from when imported as a shared pack (`db import`): the
+# file or URL, the SHA-256 of its bytes, and the key that signed it. One row per pack import; a
+# source points at the last pack that brought it (`db list` shows it). Sources added by hand have
+# no pack.
+_V4 = """
+CREATE TABLE packs (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    location    TEXT NOT NULL,   -- the path or URL it was imported from
+    sha256      TEXT NOT NULL,   -- of the bytes as published (compressed, if it was)
+    signer      TEXT,            -- Ed25519 public key (base64) whose signature was verified
+    signed_at   TEXT,            -- when the publisher signed it (their clock)
+    name        TEXT,            -- the pack's own name (its header), if it has one
+    imported_at TEXT NOT NULL
+);
+ALTER TABLE sources ADD COLUMN pack_id INTEGER;  -- packs (id); NULL: not from a pack
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4]
 SCHEMA_VERSION = len(MIGRATIONS)

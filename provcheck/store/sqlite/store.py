@@ -1,12 +1,13 @@
 """The open SQLite reference database. SQLite in WAL mode is the single source of truth; the
-class is assembled from its reads, its packed search arrays and its writes (one module each)."""
+class is assembled from its reads, its packed search arrays, its writes and its bulk exchange
+(one module each)."""
 
 from __future__ import annotations
 
-from provcheck.store.sqlite.writes import SqliteWrites
+from provcheck.store.sqlite.exchange import SqliteExchange
 
 
-class SqliteStore(SqliteWrites):
+class SqliteStore(SqliteExchange):
     """An open SQLite reference database. Use ``provcheck.store.open_store``; close it (or use
     ``with``) when done."""
 

@@ -7,29 +7,24 @@ import contextlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from itertools import islice
 
 from provcheck.errors import DatabaseError, UsageError
 from provcheck.signals.keypoints import Features
 from provcheck.signals.thumbnail import MIME_TYPES, Thumbnail
-from provcheck.store.records import NewItem, SourceInfo, StoredHash, provenance_updates
+from provcheck.store.records import SourceInfo, StoredHash, provenance_updates
 from provcheck.store.sqlite.packing import SqlitePacking
 
-#: Page cache (KiB) for bulk imports; see ``SqliteWrites.add_items_bulk``.
-BULK_CACHE_KIB = 512 * 1024
-
-
-_INSERT_HASH = (
+INSERT_HASH = (
     "INSERT INTO hashes (item_id, kind, bits, quality, rx, ry, rw, rh)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
-def _now() -> str:
+def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _hash_rows(item_id: int, hashes: Iterable[StoredHash]) -> list[tuple[object, ...]]:
+def hash_rows(item_id: int, hashes: Iterable[StoredHash]) -> list[tuple[object, ...]]:
     return [
         (item_id, h.hash.kind, h.hash.bits, h.quality, *(h.region or (None,) * 4)) for h in hashes
     ]
@@ -78,7 +73,7 @@ class SqliteWrites(SqlitePacking):
                     info.first_seen,
                     info.license,
                     info.notes,
-                    _now(),
+                    now(),
                 ),
             )
             return int(cur.lastrowid or 0), True
@@ -121,75 +116,11 @@ class SqliteWrites(SqlitePacking):
         cur = self._conn.execute(
             "INSERT INTO items (source_id, origin, item_key, sha256, width, height, frame_time,"
             " added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (source_id, origin, item_key, sha256, width, height, frame_time, _now()),
+            (source_id, origin, item_key, sha256, width, height, frame_time, now()),
         )
         item_id = int(cur.lastrowid or 0)
-        self._conn.executemany(_INSERT_HASH, _hash_rows(item_id, hashes))
+        self._conn.executemany(INSERT_HASH, hash_rows(item_id, hashes))
         return item_id, True
-
-    def add_items_bulk(self, items: Iterable[NewItem], chunk: int = 50_000) -> tuple[int, int]:
-        """Store many items at once, skipping those already held. Returns (added, present).
-
-        The fast path for imports: ``INSERT OR IGNORE`` on the ``items_identity`` unique index
-        replaces a SELECT per row, and the ids of the rows that went in are read back in one query
-        per chunk. Call it inside ``transaction()`` so a failure anywhere undoes every chunk.
-        ``items`` may be a generator: only ``chunk`` items are held in memory at a time.
-        """
-        self._require_writable()
-        if not self._conn.in_transaction:
-            raise DatabaseError("internal error: add_items_bulk must run inside a transaction")
-        added = present = 0
-        iterator = iter(items)
-        # Random item keys land all over the unique index: with SQLite's default 2 MB page cache a
-        # million-row import spends most of its time re-reading index pages. Memory is only
-        # taken as pages are used, and the setting is put back afterwards.
-        cache_size = self._conn.execute("PRAGMA cache_size").fetchone()[0]
-        self._conn.execute(f"PRAGMA cache_size = {-BULK_CACHE_KIB}")
-        try:
-            while batch := list(islice(iterator, chunk)):
-                added_now, present_now = self._add_chunk(batch)
-                added += added_now
-                present += present_now
-        finally:
-            self._conn.execute(f"PRAGMA cache_size = {int(cache_size)}")
-        return added, present
-
-    def _add_chunk(self, batch: list[NewItem]) -> tuple[int, int]:
-        # A file may name one item twice; the first occurrence wins, as with add_item.
-        unique: dict[tuple[int, str, float], NewItem] = {}
-        for item in batch:
-            unique.setdefault(item.identity, item)
-        last_id = self._conn.execute("SELECT IFNULL(max(id), 0) FROM items").fetchone()[0]
-        now = _now()
-        self._conn.executemany(
-            "INSERT OR IGNORE INTO items (source_id, origin, item_key, sha256, width, height,"
-            " frame_time, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (i.source_id, i.origin, i.item_key, i.sha256, i.width, i.height, i.frame_time, now)
-                for i in unique.values()
-            ],
-        )
-        # The write lock is ours (BEGIN IMMEDIATE), so every id above last_id came from this chunk.
-        new_ids = {
-            (source_id, item_key, frame_time): item_id
-            for item_id, source_id, item_key, frame_time in self._conn.execute(
-                "SELECT id, source_id, item_key, IFNULL(frame_time, -1.0) FROM items WHERE id > ?",
-                (last_id,),
-            )
-        }
-        self._conn.executemany(
-            _INSERT_HASH,
-            [
-                row
-                for key, item in unique.items()
-                if (item_id := new_ids.get(key)) is not None
-                for row in _hash_rows(item_id, item.hashes)
-            ],
-        )
-        for key, item in unique.items():
-            if item.thumbnail is not None and (item_id := new_ids.get(key)) is not None:
-                self.put_thumbnail(item_id, item.thumbnail)
-        return len(new_ids), len(batch) - len(new_ids)
 
     def remove_item(self, item_id: int) -> None:
         with self.transaction():

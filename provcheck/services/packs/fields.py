@@ -1,10 +1,10 @@
-"""What each field of an export record may hold, checked as the record is read.
+"""What each field of a pack's record may hold, checked as the record is read.
 
-An import file may come from anyone. A value of the wrong type or range that got into the
-database would break every later scan that matched it (a ``frame_time`` of ``Infinity`` or
-``"soon"``, a quality of ``"high"``, a region of NaN), or stop the import with an internal error
-instead of a line number. Each check raises ``ValueError`` with the reason; the record reader
-(``exchange``) puts ``FILE:LINE:`` in front of it.
+A pack may come from anyone. A value of the wrong type or range that got into the database would
+break every later scan that matched it (a ``frame_time`` of ``Infinity`` or ``"soon"``, a
+quality of ``"high"``, a region of NaN), or stop the import with an internal error instead of a
+line number. Each check raises ``ValueError`` with the reason; the readers (``formats``) put
+``FILE:LINE:`` in front of it.
 """
 
 from __future__ import annotations

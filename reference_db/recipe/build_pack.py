@@ -1,9 +1,12 @@
 """Rebuild ``reference_db/pack.sqlite`` from the devset (real gameplay captures).
 
-    python reference_db/build_pack.py [--devset ../shared/devset]
+    python reference_db/recipe/build_pack.py [--devset ../shared/devset]
 
-The pack holds hashes and provenance only, never pixels. Origins are recorded relative to the
-devset ("devset/frames/wesnoth/...") so the pack says the same thing on every machine.
+The pack holds hashes, provenance and a small preview of each item (at most ``PREVIEW_SIDE`` px,
+about 1.5 KB: enough for the evidence report to show a first user the two pictures side by side,
+and for a still to be placed in time among a recording's frames; too small to be a copy of the
+material). Origins are recorded relative to the devset ("devset/frames/wesnoth/...") so the pack
+says the same thing on every machine.
 
 The devset videos go into the pack as sampled frames attached to their game's source, with origin
 "devset/videos/<file>" and their frame_time: a video is a recording *of* the game, so it shares the
@@ -21,11 +24,14 @@ import sys
 from pathlib import Path
 
 from provcheck.media.targets import walk_folder
-from provcheck.services.ingest import add_files, add_video
+from provcheck.services.ingest import add_files
+from provcheck.services.video_ingest import add_video
 from provcheck.services.workers import default_jobs
 from provcheck.store import SourceInfo, open_store
 
-HERE = Path(__file__).resolve().parent
+#: reference_db/, which ships as provcheck.bundled; this script sits in recipe/ below it so that the
+#: wheel does not ship it (a developer's tool, useless without the devset).
+HERE = Path(__file__).resolve().parents[1]
 DEFAULT_DEVSET = HERE.parent.parent / "shared" / "devset"
 PACK = HERE / "pack.sqlite"
 #: Keypoints kept in the pack: it is committed, and ~36 bytes a keypoint on hundreds of video frames
@@ -34,6 +40,9 @@ PACK = HERE / "pack.sqlite"
 #: mirrors). A user's own database keeps the full 512 on every item.
 PACK_STILL_KEYPOINTS = 256
 PACK_VIDEO_KEYPOINTS = 0
+#: Previews in the pack: smaller than a user's own (160 px, WebP quality 70) to keep the pack
+#: under 3 MB with one for each of its ~700 items.
+PREVIEW_SIDE, PREVIEW_QUALITY = 112, 60
 
 
 def build(devset: Path, out: Path) -> tuple[dict[str, int], int]:
@@ -65,7 +74,7 @@ def build(devset: Path, out: Path) -> tuple[dict[str, int], int]:
                 stills,
                 jobs=default_jobs(),
                 origin_of=lambda p: "devset/" + p.relative_to(devset).as_posix(),
-                thumbnails=False,  # the pack ships hashes and provenance, never pixels
+                thumbnails=True,  # shrunk to PREVIEW_SIDE below
                 keypoints=PACK_STILL_KEYPOINTS,
             )
             if report.errors:
@@ -80,17 +89,39 @@ def build(devset: Path, out: Path) -> tuple[dict[str, int], int]:
                     devset / row["file"],
                     origin=f"devset/{row['file']}",
                     keypoints=PACK_VIDEO_KEYPOINTS,
+                    thumbnails=True,
                 )
                 if video.error:
                     raise SystemExit(video.error)
                 counts[game] += video.frames_added
                 video_frames += video.frames_added
     conn = sqlite3.connect(tmp)
+    _shrink_previews(conn)
     conn.execute("PRAGMA journal_mode = DELETE")
     conn.execute("VACUUM")
     conn.close()
     tmp.replace(out)
     return counts, video_frames
+
+
+def _shrink_previews(conn: sqlite3.Connection) -> None:
+    """Re-encode every stored preview at ``PREVIEW_SIDE`` px, WebP ``PREVIEW_QUALITY``."""
+    import io
+
+    from PIL import Image
+
+    rows = conn.execute("SELECT item_id, data FROM thumbnails").fetchall()
+    with conn:
+        for item_id, data in rows:
+            with Image.open(io.BytesIO(data)) as image:
+                small = image.convert("RGB")
+            small.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE), Image.Resampling.LANCZOS)
+            out = io.BytesIO()
+            small.save(out, "WEBP", quality=PREVIEW_QUALITY, method=6)
+            conn.execute(
+                "UPDATE thumbnails SET mime = 'image/webp', data = ? WHERE item_id = ?",
+                (out.getvalue(), item_id),
+            )
 
 
 def main() -> None:
