@@ -126,6 +126,36 @@ def test_fuzz_decoding_never_crashes_or_hangs():
     assert outcomes["decoded"] and outcomes["refused"], outcomes
 
 
+#: Cases of seed 18 that found defects in deeper runs (PROVCHECK_FUZZ_CASES=5000): an animated
+#: GIF on which Pillow raised IndexError (a crash, exit 3), and one that made it print its
+#: decompression-bomb warning. Replayed on every run, whatever ``CASES`` is.
+FOUND = (1079, 3035)
+
+
+def test_fuzz_cases_that_found_defects_stay_fixed():
+    decode_image = _first("provcheck.media.images:decode_image")
+    is_video_bytes = _first("provcheck.media.sniff:is_video_bytes")
+    sample_video = _first("provcheck.media.video:sample_video")
+    input_error = _first("provcheck.errors:InputError")
+    seeds = _seed_files()
+    files = list(seeds.values())
+    rng = random.Random(18)
+    for case in range(max(FOUND) + 1):
+        name = rng.choice(list(seeds))
+        data = _mutate(seeds[name], rng, files)  # mutating is cheap: only the found are decoded
+        if case not in FOUND:
+            continue
+        with _bounded(f"decoding case {case}"):
+            try:
+                if is_video_bytes(data):
+                    for _frame in sample_video(data, "fuzz.bin")[1]:
+                        pass
+                else:
+                    decode_image(data, "fuzz.bin")
+            except input_error as exc:
+                assert "fuzz.bin" in str(exc)
+
+
 # -- importing ---------------------------------------------------------------------------------
 
 _VALUES = (
