@@ -316,8 +316,8 @@ def test_an_unfinished_wal_in_a_read_only_folder_is_one_line(tmp_path, small_db,
 def test_an_interrupted_db_add_leaves_no_empty_source(tmp_path, how):
     folder = tmp_path / "many"
     folder.mkdir()
-    for n in range(60):
-        noise_picture(300 + n, (800, 600)).save(folder / f"{n:03}.jpg", quality=90)
+    for n in range(30):  # it is stopped a moment after it opens the database: far from done
+        noise_picture(300 + n, (640, 480)).save(folder / f"{n:03}.jpg", quality=90)
     db = tmp_path / "int.sqlite"
     with subprocess.Popen(
         [provcheck_exe(), "db", "add", str(folder), "--db", str(db), "--label", "Half",
