@@ -159,6 +159,34 @@ def scale(image: Image.Image, factor: float) -> Image.Image:
     )
 
 
+def soft_blur(image: Image.Image, _rng: np.random.Generator) -> Image.Image:
+    """A Gaussian blur of radius 0.5% of the long side: a soft-focus re-post, a smartphone's
+    "portrait" effect, a re-encode at a smaller size shown enlarged."""
+    return image.convert("RGB").filter(ImageFilter.GaussianBlur(0.005 * max(image.size)))
+
+
+def low_contrast(image: Image.Image, _rng: np.random.Generator) -> Image.Image:
+    """Darker mid-tones (gamma 1.5) and the contrast halved: a dim, washed-out copy."""
+    arr = 255 * (np.asarray(image.convert("RGB")) / 255.0) ** 1.5
+    return ImageEnhance.Contrast(Image.fromarray(arr.astype(np.uint8))).enhance(0.5)
+
+
+def haze(image: Image.Image, _rng: np.random.Generator) -> Image.Image:
+    """Footage through haze or dust: 60% of a pale grey veil over the picture, slightly soft."""
+    arr = np.asarray(image.convert("RGB"), dtype=np.float32)
+    veiled = 0.4 * arr + 0.6 * np.float32([200, 204, 208])
+    out = Image.fromarray(np.clip(veiled, 0, 255).astype(np.uint8))
+    return out.filter(ImageFilter.GaussianBlur(0.002 * max(image.size)))
+
+
+def thermal_haze(image: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """Thermal footage of a hazy scene: luminance squeezed into the middle third of the range,
+    then the 'iron' palette, then JPEG at quality 50."""
+    g = np.asarray(ImageOps.grayscale(image), dtype=np.float32)
+    squeezed = Image.fromarray((85 + g / 3).astype(np.uint8)).convert("RGB")
+    return _jpeg(thermal(squeezed, rng), 50)
+
+
 def combo(image: Image.Image, rng: np.random.Generator) -> Image.Image:
     return _jpeg(caption_bar(crop(image, 0.8, rng, centred=False), rng), 30)
 
@@ -188,4 +216,10 @@ TRANSFORMS: dict[str, Transform] = {
     "combo_crop_caption_jpeg": combo,
     # Last, so that adding it left every other edit's queries as they were (one seeded draw).
     "mirror_crop_offcentre_50": lambda im, r: ImageOps.mirror(crop(im, 0.5, r, centred=False)),
+    # Soft and low-contrast edits (issue 20), last for the same reason.
+    "crop_offcentre_60": lambda im, r: crop(im, 0.6, r, centred=False),
+    "blur_soft": soft_blur,
+    "low_contrast": low_contrast,
+    "haze": haze,
+    "thermal_haze": thermal_haze,
 }

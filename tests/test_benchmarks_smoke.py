@@ -65,3 +65,37 @@ def test_packs_import_sections_run(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "v2 pack .zst" in out and "= " in out
     assert "keypoint sets stored: 20" in out
+
+
+def _soft_corpus():
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        import soft_corpus
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    return soft_corpus
+
+
+def test_soft_corpus_groups_versions_of_one_wallpaper_into_one_family():
+    """A benchmark that stored one version of a wallpaper and used another as a distractor would
+    count a right answer as a false positive (lxqt's waves and waves-purple did, once)."""
+    family = _soft_corpus().family
+    same = [
+        ("lxqt-themes", "/usr/share/lxqt/wallpapers/waves-purple-logo.jpg"),
+        ("lxqt-themes", "/usr/share/lxqt/wallpapers/waves-logo.png"),
+    ]
+    assert family(*same[0]) == family(*same[1])
+    plasma = "/usr/share/wallpapers/Flow/contents/images{}/5120x2880.jpg"
+    assert family("p", plasma.format("")) == family("p", plasma.format("_dark")) == "p:flow"
+    gnome = "/usr/share/backgrounds/gnome/adwaita-{}.webp"
+    assert family("g", gnome.format("l")) == family("g", gnome.format("d"))
+    assert family("g", gnome.format("l")) != family("g", "/usr/share/backgrounds/gnome/wood-l.webp")
+
+
+def test_soft_corpus_flat_pictures_are_seeded_and_of_every_kind():
+    soft_corpus = _soft_corpus()
+    first = list(soft_corpus.flat_pictures(8, seed=3))
+    again = list(soft_corpus.flat_pictures(8, seed=3))
+    assert [name.rsplit("_", 1)[0] for name, _ in first] == list(soft_corpus.FLAT_KINDS)
+    for (name, image), (_, same) in zip(first, again, strict=True):
+        assert image.tobytes() == same.tobytes(), name

@@ -103,6 +103,8 @@ def db_add(
             report.already_present += done.frames_present
             if done.error:
                 report.errors.append(done.error)
+    for note in report.low_detail:
+        click.echo(f"provcheck: note: {note}", err=True)
     verb = "created" if report.source_created else "updated"
     failed = len(report.errors) + len(missing)
     if not report.source_id:  # nothing stored: the source was not created either

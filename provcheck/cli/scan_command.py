@@ -151,7 +151,7 @@ def scan(
 ) -> None:
     """Check images (files, folders, URLs, or - for standard input) against the references.
 
-    Each input gets a status: match, clean, insufficient (too flat to hash) or error.
+    Each input gets a status: match, clean, insufficient (too little detail to decide) or error.
     A URL of a web page (a post, an article) scans the images the page declares.
 
     \b

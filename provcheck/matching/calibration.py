@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+from provcheck.matching.agreement import Agreement
 from provcheck.matching.geometry import Verification
 
 #: Fewest agreeing keypoints that make a match on geometry alone (the default operating point).
@@ -46,6 +47,12 @@ MAX_AGREEMENT = 0.999
 #: query shows unchanged is the likelier source (a game's time of day tints the same view from
 #: one moment to the next); a re-post that recolours shifts every frame of the scene alike.
 COLOUR_SHIFT_WEIGHT = 150.0
+#: Whole-picture correlation a detailed match found by PDQ alone needs when pHash disagrees.
+HASH_AGREEMENT = 0.5
+#: Correlation where the keypoints place the query that a verified match of low detail needs.
+GEOMETRY_AGREEMENT = 0.5
+#: Whole-picture correlation and colour shift a low-detail match found by its hashes needs.
+LOW_DETAIL_AGREEMENT, LOW_DETAIL_SHIFT = 0.9, 0.06
 
 
 def _logistic(x: float) -> float:
@@ -92,6 +99,13 @@ def calibrated_confidence(distances: Mapping[str, int], geometry: Verification |
     return round(1.0 - (1.0 - p_geometry) * (1.0 - p_hash), 4)
 
 
+def needs_pixels(distances: Mapping[str, int], max_phash: int, low_detail: bool) -> bool:
+    """Whether a match found by its PDQ hash alone must also agree in its pixels
+    (``whole_picture.whole_agreement``) before it is reported: when either picture has low
+    detail, or when pHash does not confirm PDQ."""
+    return low_detail or distances.get("phash", 0) > max_phash
+
+
 def is_same_picture(
     kinds_hit: set[str],
     geometry: Verification | None,
@@ -99,12 +113,48 @@ def is_same_picture(
     has_features: bool,
     distances: Mapping[str, int],
     max_pdq: int,
+    max_phash: int = 8,
+    query_low: bool = False,
+    reference_low: bool = False,
+    agreement: Agreement | None = None,
 ) -> bool:
-    """The decision: same picture when the keypoints agree geometrically, or when PDQ alone is
-    within its threshold (thumbnails too small for keypoints). Without stored keypoints (hash-only
-    imports) any hash kind within its threshold decides, as hash-sharing lists intend."""
+    """The decision. Same picture when the keypoints agree geometrically; if either picture
+    has low detail, the part they place the query on must also agree in its pixels
+    (``GEOMETRY_AGREEMENT``, where previews exist): two Xfce wallpapers share their mouse logo,
+    the only detail either has, and verified on it alone.
+
+    Else by PDQ within its threshold (thumbnails too small for keypoints, whole copies), with
+    the pixels as a check where the hashes say little:
+
+    - both pictures detailed (PDQ quality 50 or more): pHash within its threshold too, or the
+      whole previews correlating at least ``HASH_AGREEMENT`` (two stripe patterns of one
+      period hash 20 PDQ bits apart and 32 pHash bits apart; a caption bar or a logo moves
+      pHash but not the pixels);
+    - the query of low detail (``query_low``: soft, hazy, dim) and the reference detailed: the
+      reference's hash is specific, so both hashes within their thresholds and the previews'
+      grey levels correlating at least ``LOW_DETAIL_AGREEMENT`` (colours may have been edited);
+    - the reference of low detail (``reference_low``: a gradient wallpaper, a sky): the same,
+      and the colours agreeing too (``LOW_DETAIL_SHIFT``; grey levels when either side is
+      grey): two gradients at nearly one angle correlate as well as a gradient and its blurred
+      copy, but not in colour.
+
+    Without a preview (the bundled pack, ``db add --no-thumbnails``) a detailed pair decides by
+    PDQ as before, and a low-detail pair cannot. Without stored keypoints (hash-only imports)
+    any hash kind within its threshold decides, as hash-sharing lists intend."""
+    low_detail = query_low or reference_low
     if geometry is not None:
-        return True
+        # On a picture of low detail the keypoints crowd on what little it shows: a logo two
+        # wallpapers share verified 9-13 inliers. The pixels where they place the query decide.
+        return not low_detail or agreement is None or agreement.correlation >= GEOMETRY_AGREEMENT
     if "pdq" in kinds_hit and distances.get("pdq", 256) <= max_pdq:
-        return True
-    return bool(kinds_hit) and not has_features
+        if not needs_pixels(distances, max_phash, low_detail):
+            return True
+        if not low_detail:
+            return agreement is None or agreement.correlation >= HASH_AGREEMENT
+        return (
+            distances.get("phash", 64) <= max_phash
+            and agreement is not None
+            and agreement.correlation >= LOW_DETAIL_AGREEMENT
+            and (not reference_low or agreement.colour_shift <= LOW_DETAIL_SHIFT)
+        )
+    return bool(kinds_hit) and not has_features and not low_detail

@@ -18,9 +18,11 @@ from provcheck.matching.calibration import (
     calibrated_confidence,
     evidence,
     is_same_picture,
+    needs_pixels,
 )
 from provcheck.matching.candidates import QueryCodes
 from provcheck.matching.geometry import Verification
+from provcheck.matching.hash_checks import HashChecks
 from provcheck.matching.match import INNER_PREFIX, Match, default_max_distances
 from provcheck.matching.ranking import rank_by_pixels, ranking_key, with_agreement
 from provcheck.matching.references import ReferenceSet
@@ -59,7 +61,7 @@ class Matcher:
         look-alike frame with a few more inliers outrank the frame a crop came from whose pixels
         agree far better. ``sha256`` of the query file, when known, puts a byte-identical
         reference ahead of look-alikes (consecutive video frames often hash the same)."""
-        if not query.fingerprint.sufficient:
+        if query.fingerprint.flat:
             return []
         matches: list[Match] = []
         for ref in self.sets:
@@ -80,6 +82,7 @@ class Matcher:
         with ref.store_lock:
             records = {r.id: r for r in ref.store.items(sorted(found.kinds))}
             stored = ref.store.features(found.verify)
+        hashed = HashChecks(ref, query, [i for i, kinds in found.kinds.items() if kinds])
         confirmed = False  # a verified item whose whole-picture hash agrees as well
         out: list[Match] = []
         verified_by: dict[int, Geometry] = {}
@@ -96,6 +99,7 @@ class Matcher:
                 stored.get(item_id),
                 found.local.get(item_id),
                 verify_it=not (confirmed and item_id in found.deep),
+                hashed=hashed,
             )
             confirmed = confirmed or (
                 geometry is not None
@@ -125,6 +129,7 @@ class Matcher:
         votes: tuple[int, int] | None,
         *,
         verify_it: bool = True,
+        hashed: HashChecks | None = None,
     ) -> tuple[Match | None, Geometry | None]:
         """One candidate: verified (unless ``verify_it`` is false), decided, described."""
         distances, transform = q.distances(ref, record.id, self.max_distances)
@@ -132,12 +137,28 @@ class Matcher:
         if verify_it:
             geometry = verify_both(query, features, self.min_inliers, votes, transform)
         verified = geometry[0] if geometry else None
+        query_low = not query.fingerprint.sufficient
+        reference_low = hashed is not None and hashed.reference_low(record.id)
+        agreement = None
+        if hashed is not None and geometry is not None and (query_low or reference_low):
+            agreement = hashed.region_agreement(record.id, geometry, features)
+        elif (
+            verified is None
+            and hashed is not None
+            and distances.get("pdq", 256) <= self.max_distances["pdq"]
+            and needs_pixels(distances, self.max_distances["phash"], query_low or reference_low)
+        ):
+            agreement = hashed.agreement(record.id, transform)
         if not is_same_picture(
             kinds_hit,
             verified,
             has_features=ref.has_features(record.id),
             distances=distances,
             max_pdq=self.max_distances["pdq"],
+            max_phash=self.max_distances["phash"],
+            query_low=query_low,
+            reference_low=reference_low,
+            agreement=agreement,
         ):
             return None, geometry
         query_region, reference_region = None, None

@@ -95,14 +95,17 @@ def judge(hashed: Fingerprinted, matcher: Matcher, limit: int = 5) -> ScanResult
         "page": hashed.page,
         "metadata": hashed.metadata,
     }
-    if not query.fingerprint.sufficient:
+    if query.fingerprint.flat:
         return ScanResult(hashed.input, INSUFFICIENT, **facts)  # type: ignore[arg-type]
     # More matches than reported: the frames of a matched video the still is placed among.
     wide = matcher.match(query, limit=max(limit, PLACEMENT_CANDIDATES), sha256=loaded.sha256)
     placed, also = place_in_time(wide, query, matcher.sets)
     matches = with_stretches(placed[:limit], matcher.sets, also)
     if not matches:
-        return ScanResult(hashed.input, CLEAN, matches, **facts)  # type: ignore[arg-type]
+        # A low-detail input that matched nothing was never clear: the evidence that would
+        # have found it is what it lacks. ``insufficient`` is the last resort, not a gate.
+        status = CLEAN if query.fingerprint.sufficient else INSUFFICIENT
+        return ScanResult(hashed.input, status, matches, **facts)  # type: ignore[arg-type]
     result = ScanResult(hashed.input, MATCH, matches, **facts)  # type: ignore[arg-type]
     return replace(result, thumbnail=hashed.thumbnail) if hashed.thumbnail else result
 
@@ -119,7 +122,7 @@ def _judge_video(name: str, video: FingerprintedVideo, matcher: Matcher, limit: 
         "duration": round(video.duration, 3),
         "frames_sampled": len(video.frames),
     }
-    if not any(q.fingerprint.sufficient for _, q in video.frames):
+    if all(q.fingerprint.flat for _, q in video.frames):
         return ScanResult(name, INSUFFICIENT, **facts)  # type: ignore[arg-type]
     times = [time for time, _ in video.frames]
     ends = [*times[1:], max(video.duration, times[-1])]

@@ -176,7 +176,7 @@ def _summary_section(entries: Sequence[ReportEntry], summary: dict[str, Any]) ->
         elif rec["status"] == ERROR:
             detail = _e(rec["error"])
         elif rec["status"] == INSUFFICIENT:
-            detail = f"too little detail to hash meaningfully (PDQ quality {_e(rec['quality'])})"
+            detail = f"too little detail to decide (PDQ quality {_e(rec['quality'])})"
         else:
             detail = ""
         detail += flag_names(rec)

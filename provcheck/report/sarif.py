@@ -88,9 +88,7 @@ def _message(result: ScanResult, claimed: date | None) -> str:
     if result.status == MATCH:
         return f"{result.input}: {describe_match(result.matches[0], claimed)}"
     if result.status == INSUFFICIENT:
-        return (
-            f"{result.input}: too little detail to hash meaningfully (PDQ quality {result.quality})"
-        )
+        return f"{result.input}: too little detail to decide (PDQ quality {result.quality})"
     return result.error or f"{result.input}: could not be checked"
 
 

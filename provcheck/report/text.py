@@ -89,8 +89,7 @@ class TextRenderer:
             self._line(f"{result.input}", "clean")
         elif result.status == INSUFFICIENT:
             self._line(
-                f"{result.input}: too little detail to hash meaningfully"
-                f" (PDQ quality {result.quality})",
+                f"{result.input}: too little detail to decide (PDQ quality {result.quality})",
                 "insufficient",
             )
         elif result.status == ERROR:

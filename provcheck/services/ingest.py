@@ -31,6 +31,9 @@ class AddReport:
     added: int = 0
     already_present: int = 0
     errors: list[str] = field(default_factory=list)
+    #: Pictures stored with low detail (PDQ quality under 50: soft, hazy, a gradient), one note
+    #: each: they match only on strong evidence (``matching.calibration.is_same_picture``).
+    low_detail: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +54,8 @@ def _hash_path(
     except InputError as exc:
         return _Hashed(path, None, None, str(exc))
     # Encoded in the worker: a few KB cross the process boundary, never the pixels.
-    thumb = make_thumbnail(loaded.image) if thumbnails and fp.sufficient else None
+    # A low-detail reference needs its preview most: its hashes decide only with its pixels.
+    thumb = make_thumbnail(loaded.image) if thumbnails and not fp.flat else None
     slim = LoadedImage(loaded.name, loaded.sha256, loaded.width, loaded.height, image=None)  # type: ignore[arg-type]
     return _Hashed(path, slim, fp, None, thumb)
 
@@ -128,12 +132,17 @@ def add_files(
         error, loaded, fp = hashed.error, hashed.loaded, hashed.fingerprint
         if loaded is None or fp is None:
             error = error or f"{hashed.path}: could not be hashed"
-        elif not fp.sufficient:
+        elif fp.flat:
             error = (
-                f"{hashed.path}: too little detail to hash meaningfully"
+                f"{hashed.path}: nothing to match: one colour, a blank or black frame, or noise"
                 f" (PDQ quality {fp.quality}); not added"
             )
         else:
+            if not fp.sufficient:
+                report.low_detail.append(
+                    f"{hashed.path}: low detail (PDQ quality {fp.quality}): stored; it matches"
+                    " on agreeing keypoints, or on close hashes with agreeing pixels"
+                )
             pending.append((hashed.path, loaded, fp, hashed.thumbnail))
             if len(pending) >= BATCH:
                 flush()

@@ -140,7 +140,7 @@ def _hashed_image(
     behind. Whether the input matches is decided later, so judge drops the preview of
     everything that did not."""
     metadata = read_metadata(data, loaded.exif, loaded.image, loaded.format, c2pa_trust)
-    thumb = make_thumbnail(loaded.image) if thumbnails and query.fingerprint.sufficient else None
+    thumb = make_thumbnail(loaded.image) if thumbnails and not query.fingerprint.flat else None
     slim = LoadedImage(loaded.name, loaded.sha256, loaded.width, loaded.height, image=None)  # type: ignore[arg-type]
     return Fingerprinted(name, slim, query, thumbnail=thumb, page=page, metadata=metadata)
 

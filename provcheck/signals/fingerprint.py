@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageOps
 
+from provcheck.signals.detail import is_flat
 from provcheck.signals.hashes import (
     MIN_QUALITY,
     WORKING_SIZE,
@@ -48,10 +49,15 @@ class Fingerprint:
     hashes: Mapping[str, Hash]
     quality: int
     features: Features | None = None
+    #: Nothing to compare at all (``detail.is_flat``): one colour, a black frame, noise.
+    flat: bool = False
 
     @property
     def sufficient(self) -> bool:
-        return self.quality >= MIN_QUALITY
+        """Detailed enough for its hashes alone to decide (PDQ quality >= ``MIN_QUALITY``). A
+        picture below it is still compared, but matched only on strong, specific evidence
+        (``matching.calibration.is_same_picture``)."""
+        return self.quality >= MIN_QUALITY and not self.flat
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,8 +100,9 @@ def fingerprint(image: Image.Image, keypoints: int = REFERENCE_FEATURES) -> Fing
     for hasher in iter_hashers():
         if hasher.name not in hashes:
             hashes[hasher.name] = hasher.compute(image)
-    features = extract(image, keypoints) if keypoints and quality >= MIN_QUALITY else None
-    return Fingerprint(hashes=hashes, quality=quality, features=features)
+    flat = is_flat(image)
+    features = extract(image, keypoints) if keypoints and not flat else None
+    return Fingerprint(hashes=hashes, quality=quality, features=features, flat=flat)
 
 
 def query_fingerprint(image: Image.Image, keypoints: bool = True) -> QueryFingerprint:
@@ -109,9 +116,11 @@ def query_fingerprint(image: Image.Image, keypoints: bool = True) -> QueryFinger
     for hasher in iter_hashers():
         if hasher.name not in variants:
             variants[hasher.name] = hasher.variants(image)
-    sufficient = quality >= MIN_QUALITY
-    features = extract(image, QUERY_FEATURES) if sufficient and keypoints else None
-    base = Fingerprint({name: hashes[0] for name, hashes in variants.items()}, quality, features)
+    flat = is_flat(image)
+    features = extract(image, QUERY_FEATURES) if keypoints and not flat else None
+    base = Fingerprint(
+        {name: hashes[0] for name, hashes in variants.items()}, quality, features, flat
+    )
     mirrored, preview, zoomed, mirrored_zoomed = None, None, None, None
     if features is not None:
         flipped = ImageOps.mirror(image)
@@ -119,7 +128,7 @@ def query_fingerprint(image: Image.Image, keypoints: bool = True) -> QueryFinger
         preview = _preview(image)
         zoomed = extract_scaled(image, 1 / CROP_ZOOM, ZOOMED_FEATURES)
         mirrored_zoomed = extract_scaled(flipped, 1 / CROP_ZOOM, ZOOMED_FEATURES)
-    box = inner_box(image) if sufficient else None
+    box = inner_box(image) if not flat else None
     if box is None:
         return QueryFingerprint(
             base,

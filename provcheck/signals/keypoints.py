@@ -23,6 +23,10 @@ QUERY_FEATURES = 700
 #: verified; 128 found it (benchmarks/robustness.py: 50% crops, centred 0.925 -> 0.975,
 #: off-centre 0.923 -> 0.949), and 256 found nothing more.
 RETRIEVAL_FEATURES = 128
+#: FAST's corner thresholds (grey levels), tried in turn until one finds enough corners
+#: (``_detect``). 10 is what every picture was described with before; the lower ones only
+#: serve pictures with too few corners at 10.
+FAST_THRESHOLDS = (10, 5, 3)
 #: Smallest side (pixels) a query is brought up to before detection: ORB needs ~30 px margins.
 MIN_DETECT_SIDE = 320
 #: Smallest side of a shrunk copy worth detecting on (``extract_scaled``).
@@ -105,19 +109,66 @@ def _spread(
     return np.lexsort((-responses, rank))[:keep]
 
 
-def _detect(gray: np.ndarray, keep: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """ORB keypoints of a grey picture as every picture is described (three candidates per kept
-    keypoint, so that ``_spread`` can choose over the whole frame): their points in that
-    picture's pixels, responses and descriptors; None when it finds none."""
+Detected = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def _orb(gray: np.ndarray, keep: int, threshold: int) -> Detected | None:
     import cv2
 
-    orb = cv2.ORB_create(nfeatures=keep * 3, fastThreshold=10, edgeThreshold=15, patchSize=31)
+    orb = cv2.ORB_create(
+        nfeatures=keep * 3, fastThreshold=threshold, edgeThreshold=15, patchSize=31
+    )
     keypoints, descriptors = orb.detectAndCompute(gray, None)
     if descriptors is None or not keypoints:
         return None
     points = cv2.KeyPoint_convert(keypoints).astype(np.float32).reshape(-1, 2)
     responses = np.array([k.response for k in keypoints], dtype=np.float32)
-    return points, responses, descriptors
+    return points, responses, descriptors, np.zeros(len(points), dtype=np.int8)
+
+
+def _detect(gray: np.ndarray, keep: int) -> Detected | None:
+    """ORB keypoints of a grey picture as every picture is described (three candidates per kept
+    keypoint, so that ``_choose`` can choose over the whole frame): their points in that
+    picture's pixels, responses, descriptors and tiers; None when it finds none.
+
+    FAST's corner threshold adapts to how much the picture shows. Corners found at the first of
+    ``FAST_THRESHOLDS`` are tier 0; while fewer than ``keep`` are found, the next threshold adds
+    the corners only it finds as the next tier. A detailed picture has plenty at the first and
+    is described exactly as before (devset frames: 1,770-2,100 at 10 for a query's 700, 505-810
+    on its half-size copy for 300); a soft, hazy or dim one (a sky, a gradient wallpaper,
+    footage through haze: 7-540) gets its weaker ones too, after its strong ones."""
+    found: Detected | None = None
+    for tier, threshold in enumerate(FAST_THRESHOLDS):
+        more = _orb(gray, keep, threshold)
+        if more is not None and found is not None:
+            seen = {(round(x * 2), round(y * 2)) for x, y in found[0].tolist()}
+            new = np.array([(round(x * 2), round(y * 2)) not in seen for x, y in more[0].tolist()])
+            more = (
+                more[0][new],
+                more[1][new],
+                more[2][new],
+                np.full(int(new.sum()), tier, np.int8),
+            )
+            found = tuple(np.concatenate([a, b]) for a, b in zip(found, more, strict=True))  # type: ignore[assignment]
+        elif more is not None:
+            found = more
+        if found is not None and len(found[0]) >= keep:
+            break
+    return found
+
+
+def _choose(found: Detected, size: tuple[int, int], keep: int) -> np.ndarray:
+    """Indices of ``keep`` keypoints: spread over the frame (``_spread``), tier by tier, so a
+    weaker tier only fills what the stronger left free."""
+    points, responses, _descriptors, tiers = found
+    chosen: list[np.ndarray] = []
+    for tier in np.unique(tiers).tolist():
+        left = keep - sum(len(c) for c in chosen)
+        if left <= 0:
+            break
+        rows = np.flatnonzero(tiers == tier)
+        chosen.append(rows[_spread(points[rows], responses[rows], size, left)])
+    return np.concatenate(chosen) if chosen else np.zeros(0, dtype=int)
 
 
 def extract(image: Image.Image, keep: int) -> Features:
@@ -135,9 +186,8 @@ def extract(image: Image.Image, keep: int) -> Features:
     found = _detect(gray, keep)
     if found is None:
         return Features(np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8), width, height)
-    points, responses, descriptors = found
-    points = points / factor
-    chosen = _spread(points, responses, (width, height), keep)
+    points, descriptors = found[0] / factor, found[2]
+    chosen = _choose((points, *found[1:]), (width, height), keep)
     return Features(points[chosen], descriptors[chosen], width, height)
 
 
@@ -160,11 +210,10 @@ def extract_scaled(image: Image.Image, factor: float, keep: int) -> Features | N
     found = _detect(cv2.resize(gray, size, interpolation=cv2.INTER_AREA), keep)
     if found is None:
         return None
-    points, responses, descriptors = found
-    chosen = _spread(points, responses, size, keep)
+    chosen = _choose(found, size, keep)
     # Pixel centres on integers at both scales (as cv2.resize places them).
-    points = (points[chosen] + 0.5) / np.float32(factor) - 0.5
-    return Features(points.astype(np.float32), descriptors[chosen], width, height)
+    points = (found[0][chosen] + 0.5) / np.float32(factor) - 0.5
+    return Features(points.astype(np.float32), found[2][chosen], width, height)
 
 
 def extract_region(
