@@ -108,7 +108,7 @@ def hash_segment(
         hashed.facts = facts
         for frame in frames:
             fp = fingerprint(frame.image, keypoints)
-            if fp.sufficient:
+            if not fp.flat:  # low-detail frames are stored, as low-detail stills are
                 thumb = make_thumbnail(frame.preview or frame.image) if thumbnails else None
                 hashed.frames.append(HashedFrame(frame.time, fp, thumb))
     except InputError as exc:
