@@ -19,7 +19,9 @@ def isolated_user_data(tmp_path_factory, monkeypatch):
     """Never read or write the real user's database: point the data dir at a temp folder."""
     home = tmp_path_factory.mktemp("xdg")
     monkeypatch.setenv("XDG_DATA_HOME", str(home))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))  # mirrors of PostgreSQL stores
+    # Sidecars of read-only databases, the seals of every sidecar and the mirrors of PostgreSQL
+    # stores live in the cache folder.
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
     monkeypatch.delenv("PROVCHECK_CACHE_DIR", raising=False)
     monkeypatch.delenv("PROVCHECK_DB", raising=False)
     return home

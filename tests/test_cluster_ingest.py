@@ -108,3 +108,26 @@ def test_an_unreachable_scheduler_is_a_usage_error(tmp_path, stills, monkeypatch
     )
     assert result.exit_code == 2
     assert "tcp://127.0.0.1:1: cannot reach the Dask scheduler" in result.output
+
+
+@pytest.mark.slow
+def test_a_cluster_add_that_stores_nothing_leaves_no_source(backend, tmp_path):
+    """As a local add: the source is created with its first items, so an add of only unusable
+    files leaves no empty source; videos alone create it with their frames."""
+    folder = tmp_path / "unusable"
+    folder.mkdir()
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8 not really")
+    write_solid(folder / "flat.mp4", frames=10)
+    source = ["--label", "Nothing", "--category", "game", "--db", backend.location]
+    added = run("db", "add", folder, *source, "--cluster", "local", "-j", 2)
+    assert added.exit_code == 2
+    assert "nothing added to 'Nothing'" in added.stdout
+    assert "Nothing" not in run("db", "list", "--db", backend.location).stdout
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    write_scenes(clips / "clip.mp4", [(21, 2.0), (22, 2.0)])
+    videos = ["--label", "Clips", "--category", "game", "--db", backend.location]
+    created = run("db", "add", clips, *videos, "--cluster", "local", "-j", 2)
+    assert created.exit_code == 0, created.output
+    assert "created source" in created.stdout and "'Clips'" in created.stdout
+    assert "Clips" in run("db", "list", "--db", backend.location).stdout

@@ -123,9 +123,13 @@ def test_permission_error_is_reported_even_as_root(make_picture, monkeypatch):
     """Root can read anything, so simulate what an ordinary user meets on a locked file."""
     path = make_picture("locked2.jpg", 5)
 
-    def refuse(self):
-        raise PermissionError(13, "Permission denied")
+    real_open = os.open
 
-    monkeypatch.setattr(type(path), "read_bytes", refuse)
+    def refuse(name, *args, **kwargs):
+        if os.fspath(name) == os.fspath(path):
+            raise PermissionError(13, "Permission denied")
+        return real_open(name, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", refuse)
     with pytest.raises(InputError, match="permission denied"):
         load_image(path)

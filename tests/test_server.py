@@ -42,7 +42,8 @@ def client(service):
 
 
 def test_health_is_open_and_the_rest_needs_the_token(client):
-    assert client.get("/v1/health").json() == {"status": "ok", "provcheck": "0.1.0"}
+    health = client.get("/v1/health").json()
+    assert (health["status"], health["provcheck"], health["workers"]) == ("ok", "0.1.0", 1)
     for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {TOKEN}"}):
         response = client.get("/v1/stats", headers=headers)
         assert response.status_code == 401

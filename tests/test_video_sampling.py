@@ -224,13 +224,30 @@ def test_periodic_frame_is_kept_when_the_thumbnail_moved_though_pdq_did_not():
 
     from provcheck.media.sampling import thumbnail
 
-    still = np.full((72, 128), 100, dtype=np.uint8)
+    still = np.tile(np.linspace(60, 180, 128), (72, 1)).astype(np.uint8)  # a scene: not flat
     ball = still.copy()
     ball[30:34, 60:64] = 220  # a small object moved: PDQ would not notice
     noisy = still.copy()
-    noisy[::7, ::5] = 101  # encoder noise on a frozen picture
+    noisy[::7, ::5] += 1  # encoder noise on a frozen picture
     sampler = FrameSampler(SamplingPolicy(max_gap_s=2.0))
     assert sampler.offer(0.0, ZERO, 100, thumbnail(still))
     assert not sampler.offer(2.5, bits_with(2), 100, thumbnail(noisy))  # truly unchanged
     assert sampler.offer(3.0, bits_with(2), 100, thumbnail(ball))  # due, and something moved
     assert not sampler.offer(3.5, bits_with(2), 100, thumbnail(still))  # not due yet
+
+
+def test_low_detail_frames_are_kept_flat_ones_never():
+    """Hazy, thermal or dim footage has PDQ quality under 50 all through: its frames are kept
+    when their thumbnail shows anything at all, and a flat frame (black, blank, noise on one
+    colour) never is, whatever its PDQ quality says."""
+    import numpy as np
+
+    from provcheck.media.sampling import thumbnail
+
+    rng = np.random.default_rng(3)
+    haze = np.tile(np.linspace(90, 110, 128), (72, 1)).astype(np.uint8)  # a soft gradient
+    black = rng.integers(0, 3, (72, 128)).astype(np.uint8)  # sensor noise on black
+    sampler = FrameSampler(SamplingPolicy())
+    assert not sampler.offer(0.0, ZERO, 80, thumbnail(black))
+    assert sampler.offer(0.1, ZERO, 12, thumbnail(haze))
+    assert not sampler.offer(9.0, bits_with(200), 90, thumbnail(black))

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from provcheck.cli.db_commands import db, source_options
-from provcheck.cli.group import EXIT_USAGE
+from provcheck.cli.group import EXIT_USAGE, say
 from provcheck.cli.options import db_option, jobs_option
 from provcheck.cli.progress import ProgressBar
 
@@ -72,22 +72,13 @@ def db_add(
     """
     from provcheck.media.sampling import SamplingPolicy
     from provcheck.media.sniff import is_video_path
-    from provcheck.media.targets import walk_folder
     from provcheck.services.databases import write_database
     from provcheck.services.workers import default_jobs
     from provcheck.store import open_store
 
-    files: list[Path] = []
-    missing: list[str] = []
-    for path in paths:
-        if path.is_dir():
-            files.extend(walk_folder(path))
-        elif path.exists():
-            files.append(path)
-        else:
-            missing.append(f"{path}: no such file or folder")
+    files, missing = _collect(paths)
     for message in missing:
-        click.echo(f"provcheck: error: {message}", err=True)
+        say(f"provcheck: error: {message}", err=True)
     is_video = {f: is_video_path(f) for f in files}
     videos = [f for f in files if is_video[f]]
     stills = [f for f in files if not is_video[f]]
@@ -104,11 +95,14 @@ def db_add(
     for note in report.low_detail:
         click.echo(f"provcheck: note: {note}", err=True)
     verb = "created" if report.source_created else "updated"
-    click.echo(
-        f"{verb} source {report.source_id} {source.label!r}: {report.added} added,"
-        f" {report.already_present} already present,"
-        f" {len(report.errors) + len(missing)} failed ({target})"
-    )
+    failed = len(report.errors) + len(missing)
+    if not report.source_id:  # nothing stored: the source was not created either
+        say(f"nothing added to {source.label!r}: {failed} failed ({target})")
+    else:
+        say(
+            f"{verb} source {report.source_id} {source.label!r}: {report.added} added,"
+            f" {report.already_present} already present, {failed} failed ({target})"
+        )
     if report.errors or missing:
         sys.exit(EXIT_USAGE)
 
@@ -132,7 +126,7 @@ def _add_here(
         def on_item(_path: Path, error: str | None) -> None:
             with bar.above():  # an error line must not be glued to the bar
                 if error:
-                    click.echo(f"provcheck: error: {error}", err=True)
+                    say(f"provcheck: error: {error}", err=True)
                 bar.advance()
 
         report = add_files(
@@ -143,7 +137,10 @@ def _add_here(
             on_item=on_item,
             thumbnails=thumbnails,
         )
-    for done in _add_videos(store, report.source_id, videos, policy, thumbnails, jobs):
+    # The source is named by its provenance: created, if new, with its first frames.
+    for done in _add_videos(store, source, videos, policy, thumbnails, jobs):
+        if done.source_id and not report.source_id:
+            report.source_id, report.source_created = done.source_id, True
         report.added += done.frames_added
         report.already_present += done.frames_present
         if done.error:
@@ -175,7 +172,7 @@ def _add_on_cluster(
         def on_item(_path: Path, error: str | None) -> None:
             with bar.above():  # an error line must not be glued to the bar
                 if error:
-                    click.echo(f"provcheck: error: {error}", err=True)
+                    say(f"provcheck: error: {error}", err=True)
                 bar.advance()
 
         def on_video(done: VideoAddReport) -> None:
@@ -189,9 +186,29 @@ def _add_on_cluster(
         return run.run(source, [p.resolve() for p in stills], [v.resolve() for v in videos])
 
 
+def _collect(paths: tuple[Path, ...]) -> tuple[list[Path], list[str]]:
+    """The files to add (folders walked) and, one line each, what could not be looked at."""
+    from provcheck.media.targets import walk
+
+    files: list[Path] = []
+    missing: list[str] = []
+    for path in paths:
+        if path.is_dir():
+            for found in walk(path):
+                if found.problem is None:
+                    files.append(found.path)
+                else:
+                    missing.append(f"{found.path}: {found.problem}")
+        elif path.exists() or path.is_symlink():
+            files.append(path)
+        else:
+            missing.append(f"{path}: no such file or folder")
+    return files, missing
+
+
 def _add_videos(
     store: Store,
-    source_id: int,
+    source: SourceInfo,
     videos: list[Path],
     policy: SamplingPolicy,
     thumbnails: bool,
@@ -199,6 +216,7 @@ def _add_videos(
 ) -> list[VideoAddReport]:
     """Add the videos on ``jobs`` processes (one long video is split between them too), with one
     progress bar on terminals (decoding is the slow part) and a line per video stored."""
+    from provcheck.media.reading import display_name
     from provcheck.services.video_ingest import add_videos
     from provcheck.services.workers import default_jobs
 
@@ -224,8 +242,9 @@ def _add_videos(
 
         reports = add_videos(
             store,
-            source_id,
+            source,
             videos,
+            origin_of=lambda path: display_name(path.resolve()),
             policy=policy,
             thumbnails=thumbnails,
             jobs=jobs or default_jobs(),
@@ -239,11 +258,11 @@ def _add_videos(
 def _say_video(done: VideoAddReport) -> None:
     """One line per video: its error, or what was stored (and the sampler's warnings)."""
     if done.error:
-        click.echo(f"provcheck: error: {done.error}", err=True)
+        say(f"provcheck: error: {done.error}", err=True)
         return
     for warning in done.warnings:
-        click.echo(f"provcheck: warning: {done.path}: {warning}", err=True)
-    click.echo(
+        say(f"provcheck: warning: {done.path}: {warning}", err=True)
+    say(
         f"{done.path}: {done.frames_added} frames added,"
         f" {done.frames_present} already present ({done.duration:.1f} s,"
         f" {done.frames_decoded} frames decoded)",

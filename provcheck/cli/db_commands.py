@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from provcheck.cli.group import cli
+from provcheck.cli.group import cli, say
 from provcheck.cli.options import db_option
 from provcheck.errors import UsageError
 
@@ -69,7 +69,11 @@ def source_options(required: bool) -> Any:
         ) -> Any:
             from provcheck.store import SourceInfo
 
-            source = SourceInfo(label, category, url, first_seen, license_, note) if label else None
+            source = (
+                SourceInfo(label, category, url, first_seen, license_, note).check_new()
+                if label
+                else None
+            )
             return fn(*args, source=source, **kwargs)
 
         options = [
@@ -173,19 +177,19 @@ def db_list(dbs: tuple[str, ...], items_of: int | None, fmt: str) -> None:
         return
     for block in listing:
         what = "sources" if items_of is None else f"items of source {items_of}"
-        click.echo(f"# {what} in {block['database']} ({block['role']}; ids are this database's)")
+        say(f"# {what} in {block['database']} ({block['role']}; ids are this database's)")
         for row in block["rows"]:
             if items_of is None:
-                click.echo(
+                say(
                     f"{row['id']:>5}  {row['label']}  [{row['category']}]"
                     f"  {row['items']} items  first seen {row['first_seen'] or '?'}"
                     f"  {row['url'] or ''}".rstrip()
                 )
                 if row["pack"] is not None:
-                    click.echo(_pack_line(row["pack"]))
+                    say(_pack_line(row["pack"]))
             else:
                 at = f"  @{row['frame_time']:.2f}s" if row["frame_time"] is not None else ""
-                click.echo(f"{row['id']:>7}  {row['origin']}{at}")
+                say(f"{row['id']:>7}  {row['origin']}{at}")
 
 
 def _pack_record(pack: PackOrigin | None) -> dict[str, Any] | None:
@@ -266,13 +270,14 @@ def db_stats(dbs: tuple[str, ...], fmt: str) -> None:
     for s in stats:
         kinds: dict[str, int] = s["hashes"]  # type: ignore[assignment]
         hashes = ", ".join(f"{k} {v}" for k, v in kinds.items()) or "none"
-        click.echo(
-            f"{s['role']:>8}  {s['path']}\n          {s['sources']} sources, {s['items']}"
+        say(f"{s['role']:>8}  {s['path']}")
+        say(
+            f"          {s['sources']} sources, {s['items']}"
             f" items ({s['video_frames']} video frames), hashes: {hashes},"
-            f" {int(s['bytes']) / 1e6:.2f} MB"
-        )  # type: ignore[call-overload]
+            f" {int(s['bytes']) / 1e6:.2f} MB"  # type: ignore[call-overload]
+        )
     if all(r.role == "bundled" for r in refs):
-        click.echo(f"    user  {default_db_path()} (not created yet)")
+        say(f"    user  {default_db_path()} (not created yet)")
 
 
 @db.command("remove")
@@ -296,7 +301,7 @@ def db_remove(source: str | None, item: int | None, dbs: tuple[str, ...]) -> Non
         raise UsageError("give exactly one of --source or --item")
     with open_store(write_database(dbs)) as store:
         if item is not None:
-            click.echo(f"removed item {item} from {store.path}: {_remove_item(store, item)}")
+            say(f"removed item {item} from {store.path}: {_remove_item(store, item)}")
             return
         assert source is not None
         found = store.find_source(source)
@@ -305,7 +310,7 @@ def db_remove(source: str | None, item: int | None, dbs: tuple[str, ...]) -> Non
         if found is None:
             raise UsageError(f"no source {source!r} (a label or an id) in {store.path}")
         n = store.remove_source(found.id)
-        click.echo(
+        say(
             f"removed source {found.id} {found.info.label!r} ({found.info.category}) and its"
             f" {n} item{'s' if n != 1 else ''} from {store.path}"
         )

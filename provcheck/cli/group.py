@@ -17,6 +17,14 @@ EXIT_USAGE = 2
 EXIT_INTERNAL = 3
 
 
+def say(text: object, *, err: bool = False) -> None:
+    """Print one line that may hold outside text (a file name, a label, a server's message): it
+    stays one line and cannot act on the terminal (``report.terminal``)."""
+    from provcheck.report.terminal import for_terminal  # lazily: --help loads no report code
+
+    click.echo(for_terminal(text), err=err)
+
+
 class _Group(click.Group):
     """Turns provcheck's own errors into one-line messages and the documented exit codes."""
 
@@ -24,10 +32,10 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except (UsageError, DatabaseError, FormatError) as exc:
-            click.echo(f"provcheck: error: {exc}", err=True)
+            say(f"provcheck: error: {exc}", err=True)
             ctx.exit(EXIT_USAGE)
         except ProvcheckError as exc:
-            click.echo(f"provcheck: error: {exc}", err=True)
+            say(f"provcheck: error: {exc}", err=True)
             ctx.exit(EXIT_USAGE)
         except KeyboardInterrupt:
             click.echo("provcheck: interrupted", err=True)
@@ -53,5 +61,5 @@ def main() -> None:
     except SystemExit:
         raise
     except Exception as exc:
-        click.echo(f"provcheck: internal error: {type(exc).__name__}: {exc}", err=True)
+        say(f"provcheck: internal error: {type(exc).__name__}: {exc}", err=True)
         sys.exit(EXIT_INTERNAL)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from provcheck.cli.db_commands import db, source_options
+from provcheck.cli.group import say
 from provcheck.cli.options import db_option
 
 if TYPE_CHECKING:  # types only: the modules themselves load lazily, inside the commands
@@ -75,11 +76,11 @@ def db_export(
     if output is None:
         return
     if report.files:
-        click.echo(f"wrote {len(report.files)} vPDQ files to {output}", err=True)
+        say(f"wrote {len(report.files)} vPDQ files to {output}", err=True)
         return
-    click.echo(f"wrote {output}: {report.bytes:,} bytes, sha256 {report.sha256}", err=True)
+    say(f"wrote {output}: {report.bytes:,} bytes, sha256 {report.sha256}", err=True)
     if report.signature is not None:
-        click.echo(f"signed: {report.signature}", err=True)
+        say(f"signed: {report.signature}", err=True)
 
 
 @db.command("import")
@@ -158,20 +159,20 @@ def db_import(
 
 
 def _echo_import(report: ImportReport, target: Path) -> None:
-    click.echo(
+    say(
         f"imported {report.source} ({report.format}): {report.items_added} items added,"
         f" {report.items_present} already present, {report.sources_created} new sources"
         f" ({target})"
     )
-    click.echo(f"  sha256 {report.sha256}")
+    say(f"  sha256 {report.sha256}")
     if report.signer:
-        click.echo(f"  signed by {report.signer} at {report.signed_at} (verified)")
+        say(f"  signed by {report.signer} at {report.signed_at} (verified)")
     for signal_type, count in sorted(report.skipped.items()):
-        click.echo(f"  skipped {count} '{signal_type}' lines (not picture hashes)")
+        say(f"  skipped {count} '{signal_type}' lines (not picture hashes)")
     if report.pruned:
-        click.echo(f"  pruned {report.pruned} items that this version of the pack removed")
+        say(f"  pruned {report.pruned} items that this version of the pack removed")
     elif report.removed:
-        click.echo(
+        say(
             f"  {report.removed} items of these sources are no longer in the pack (removed by"
             " its publisher); --prune removes them"
         )
@@ -198,4 +199,4 @@ def db_keygen(output: Path) -> None:
     from provcheck.services.packs.signing import generate_key_pair
 
     private, public = generate_key_pair(output)
-    click.echo(f"wrote {private} (private: keep it secret) and {public} (share it)")
+    say(f"wrote {private} (private: keep it secret) and {public} (share it)")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 from click.core import ParameterSource
 
-from provcheck.cli.group import cli
+from provcheck.cli.group import cli, say
 from provcheck.cli.options import (
     c2pa_trust_option,
     db_option,
@@ -117,6 +117,14 @@ if TYPE_CHECKING:
     callback=positive,
     help="For a web page URL, scan at most this many of its images (og:image first).",
 )
+@click.option(
+    "--fetch-timeout",
+    type=click.FloatRange(min=1, max=3600),
+    default=60.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Time one URL may take in all (redirects, headers, body), however slowly it answers.",
+)
 @c2pa_trust_option
 def scan(
     targets: tuple[str, ...],
@@ -138,6 +146,7 @@ def scan(
     allow_private: bool,
     keypoints: bool,
     page_images: int,
+    fetch_timeout: float,
     c2pa_trust: TrustList | None,
 ) -> None:
     """Check images (files, folders, URLs, or - for standard input) against the references.
@@ -191,9 +200,7 @@ def scan(
         matcher = references.matcher
         expanded = expand_targets(targets, include, exclude)
         if not expanded:
-            click.echo(
-                f"provcheck: warning: {nothing_to_scan(targets, include, exclude)}", err=True
-            )
+            say(f"provcheck: warning: {nothing_to_scan(targets, include, exclude)}", err=True)
         out = open_output(stack, output)
         renderer = make_renderer(
             fmt,
@@ -218,6 +225,7 @@ def scan(
             allow_private=allow_private,
             page_images=page_images,
             keypoints=keypoints,
+            fetch_timeout=fetch_timeout,
             c2pa_trust=c2pa_trust,
         )
         bar = stack.enter_context(

@@ -46,6 +46,29 @@ if TYPE_CHECKING:
 @max_distance_option
 @limit_option
 @click.option(
+    "--request-timeout",
+    type=click.FloatRange(min=1, max=3600),
+    default=60.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Time a scan request may take in all (body, waiting, fetching, hashing); then 504.",
+)
+@click.option(
+    "--body-timeout",
+    type=click.FloatRange(min=0.5, max=3600),
+    default=10.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Time the request body may take to arrive; then 408.",
+)
+@click.option(
+    "--max-connections",
+    type=click.IntRange(min=1, max=100_000),
+    default=64,
+    show_default=True,
+    help="Requests handled at once; more are answered 503 at once (health is always answered).",
+)
+@click.option(
     "--allow-private",
     is_flag=True,
     help='Let {"url": ...} scans reach loopback, private and link-local addresses.',
@@ -60,6 +83,9 @@ def serve(
     max_upload_mb: float,
     max_distance: dict[str, int],
     limit: int,
+    request_timeout: float,
+    body_timeout: float,
+    max_connections: int,
     allow_private: bool,
     c2pa_trust: TrustList | None,
 ) -> None:
@@ -90,6 +116,9 @@ def serve(
         workers=workers or default_jobs(),
         limit=limit,
         allow_private=allow_private,
+        request_timeout=request_timeout,
+        body_timeout=body_timeout,
+        max_connections=max_connections,
         c2pa_trust=c2pa_trust,
     )
     with open_references(dbs, max_distance) as references:

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from PIL import Image
+
 from provcheck.errors import InputError
 from provcheck.media.frames import (
     PROBE_SIZE,
@@ -20,6 +22,8 @@ from provcheck.media.frames import (
     VideoFacts,
     VideoLimits,
     VideoSegment,
+    charge_frame,
+    check_complete,
     check_geometry,
     check_running,
     probe_hash,
@@ -51,13 +55,16 @@ def av_frames(
         ) from None
     with container:
         stream, total = _open_stream(container, facts, limits)
+        facts.declared = _declared_duration(container, stream)
         working: tuple[int, int] | None = None
         probe: tuple[int, int] | None = None
         # Reformatters keep their scaling context between frames (a fresh one per call costs
         # more than decoding the frame).
         to_gray, to_rgb, to_preview = VideoReformatter(), VideoReformatter(), VideoReformatter()
         preview: tuple[int, int] | None = None
-        frames = _decoded(container, stream, facts, limits)
+        # A whole video is checked against its header's duration; a segment ends where it ends
+        # (the segments' merge checks the whole: ``services.video_ingest``).
+        frames = _decoded(container, stream, facts, limits, complete=True)
         if segment is not None:
             frames = _within(container, stream, facts, limits, segment)
         for t, frame in frames:
@@ -119,11 +126,22 @@ def _open_stream(container: Any, facts: VideoFacts, limits: VideoLimits) -> tupl
     return stream, total
 
 
+def _declared_duration(container: Any, stream: Any) -> float:
+    """How long the header says the video stream lasts (0 if it does not say): the stream's own
+    duration, or the container's when the video is its only stream (an audio track may run on)."""
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    if container.duration and len(container.streams) == 1:
+        return float(container.duration) / 1_000_000
+    return 0.0
+
+
 def _decoded(
-    container: Any, stream: Any, facts: VideoFacts, limits: VideoLimits
+    container: Any, stream: Any, facts: VideoFacts, limits: VideoLimits, complete: bool = False
 ) -> Iterator[tuple[float, Any]]:
     """(seconds from the start, frame) for every decoded frame, within the limits. Packets that
-    fail to decode are skipped, up to ``max_decode_errors``."""
+    fail to decode are skipped, up to ``max_decode_errors``; a video that ends well before its
+    header's duration is refused as truncated once its last packet is read."""
     import av
 
     start = float(stream.start_time * stream.time_base) if stream.start_time else 0.0
@@ -154,11 +172,14 @@ def _decoded(
             if (frame.width, frame.height) != (facts.width, facts.height):
                 facts.width, facts.height = frame.width, frame.height
                 check_geometry(facts, limits)
+            charge_frame(facts, limits.max_decoded_pixels)
             yield t, frame
     if errors:
         facts.warnings.append(f"{errors} packet(s) could not be decoded")
     if facts.frames_decoded == 0:
         raise InputError(facts.name, "no frame could be decoded (corrupt or truncated video)")
+    if complete:
+        check_complete(facts)
 
 
 #: A segment's first decoded frame may come this much later than its start (seconds, rounding of
@@ -220,6 +241,34 @@ def _packets(container: Any, stream: Any, facts: VideoFacts) -> Iterator[Any]:
             facts.warnings.append(f"video breaks off after {facts.duration:.1f} s ({_reason(exc)})")
             return
         yield packet
+
+
+def heif_still(data: bytes, name: str) -> Image.Image:
+    """The picture of an AVIF/HEIF still that Pillow cannot read (HEIC), decoded by FFmpeg.
+
+    Only a file holding one picture is read: a tiled HEIF (a grid of pictures, as phones write
+    large photos) would otherwise give one tile as if it were the whole picture.
+    """
+    import io
+
+    av = _import_av(name)
+    try:
+        with av.open(io.BytesIO(data), mode="r", metadata_errors="ignore") as container:
+            pictures = container.streams.video
+            if len(pictures) != 1:
+                raise InputError(
+                    name,
+                    f"HEIF file holds {len(pictures)} pictures (a tiled photo?); provcheck reads"
+                    " single-picture HEIF only: convert it to JPEG or PNG",
+                )
+            width, height = pictures[0].codec_context.width, pictures[0].codec_context.height
+            if width * height > (Image.MAX_IMAGE_PIXELS or width * height):
+                raise InputError(name, f"image is {width}x{height}, too large to decode safely")
+            for frame in container.decode(pictures[0]):
+                return frame.to_image()
+    except av.error.FFmpegError as exc:
+        raise InputError(name, f"corrupt or unsupported HEIF picture ({_reason(exc)})") from None
+    raise InputError(name, "HEIF file holds no picture that could be decoded")
 
 
 def _import_av(name: str) -> Any:

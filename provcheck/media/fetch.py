@@ -20,6 +20,7 @@ from typing import IO, TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
 from provcheck.errors import FetchError
+from provcheck.media.deadline import Deadline
 from provcheck.media.images import MAX_IMAGE_BYTES
 
 if TYPE_CHECKING:
@@ -28,6 +29,11 @@ if TYPE_CHECKING:
 
 CONNECT_TIMEOUT_S = 5.0
 READ_TIMEOUT_S = 20.0
+#: Time one fetch may take in all (redirects, headers and body included), whatever the server
+#: does: the read timeout alone lets a server that sends a byte every few seconds go on forever.
+FETCH_TIMEOUT_S = 60.0
+#: The same bound for a download that is not a picture (a reference pack of up to 2 GB).
+DOWNLOAD_TIMEOUT_S = 3600.0
 MAX_REDIRECTS = 5
 #: Largest HTML page read when looking for a post's images; real articles are far smaller.
 MAX_PAGE_BYTES = 5 * 1024 * 1024
@@ -114,8 +120,11 @@ def check_destination(url: str, *, allow_private: bool, resolver: Resolver = _re
             )
 
 
-def _peer_checked_session(allow_private: bool) -> requests.Session:
-    """A requests session whose connections refuse, once connected, a non-public peer.
+def _peer_checked_session(
+    allow_private: bool, track: Callable[[socket.socket], socket.socket] | None = None
+) -> requests.Session:
+    """A requests session whose connections refuse, once connected, a non-public peer, and
+    hand every socket they open to ``track`` (the fetch's ``Deadline``).
 
     urllib3 resolves the host again when it connects; checking the connected socket's peer
     (rather than pinning an address) keeps TLS host checks and SNI on the real host name.
@@ -126,6 +135,8 @@ def _peer_checked_session(allow_private: bool) -> requests.Session:
     from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
     def checked(sock: socket.socket, host: str) -> socket.socket:
+        if track is not None:
+            track(sock)
         if allow_private:
             return sock
         try:
@@ -185,9 +196,11 @@ def fetch(
     what: str,
     allow_private: bool = False,
     resolver: Resolver = _resolve,
+    deadline_s: float = FETCH_TIMEOUT_S,
     sink: IO[bytes] | None = None,
 ) -> Fetched:
-    """GET ``url``, following up to MAX_REDIRECTS redirects and checking each hop's address.
+    """GET ``url``, following up to MAX_REDIRECTS redirects and checking each hop's address,
+    all within ``deadline_s`` seconds (past it the sockets are shut and the fetch fails).
 
     ``limit_for(content_type)`` gives the size cap for what came back, or None when we do not
     read that type at all; ``what`` names the expected thing in errors. With a ``sink`` the body
@@ -196,32 +209,37 @@ def fetch(
     """
     import requests
 
-    session = _peer_checked_session(allow_private)
+    deadline = Deadline(deadline_s)
+    session = _peer_checked_session(allow_private, deadline.track)
     current = url
     try:
-        for _hop in range(MAX_REDIRECTS + 1):
-            check_destination(current, allow_private=allow_private, resolver=resolver)
-            with session.get(
-                current,
-                stream=True,
-                allow_redirects=False,
-                timeout=(CONNECT_TIMEOUT_S, READ_TIMEOUT_S),
-                headers={"User-Agent": USER_AGENT, "Accept": accept},
-            ) as response:
-                location = response.headers.get("Location")
-                if response.status_code in _REDIRECTS and location:
-                    current = urljoin(current, location)
-                    continue
-                return _read(url, response, limit_for, what, sink)
-        raise FetchError(url, f"more than {MAX_REDIRECTS} redirects")
+        with deadline:
+            for _hop in range(MAX_REDIRECTS + 1):
+                check_destination(current, allow_private=allow_private, resolver=resolver)
+                left = max(0.1, deadline.remaining())
+                with session.get(
+                    current,
+                    stream=True,
+                    allow_redirects=False,
+                    timeout=(min(CONNECT_TIMEOUT_S, left), min(READ_TIMEOUT_S, left)),
+                    headers={"User-Agent": USER_AGENT, "Accept": accept},
+                ) as response:
+                    location = response.headers.get("Location")
+                    if response.status_code in _REDIRECTS and location:
+                        current = urljoin(current, location)
+                        continue
+                    return _read(url, response, limit_for, what, deadline, sink)
+            raise FetchError(url, f"more than {MAX_REDIRECTS} redirects")
     except _RefusedPeerError as exc:
         hint = "pass --allow-private to fetch from local networks"
         raise FetchError(url, f"{exc} ({hint})") from None
-    except requests.Timeout:
-        raise FetchError(url, "timed out") from None
-    except requests.ConnectionError as exc:
-        raise FetchError(url, f"cannot connect ({_reason(exc)})") from None
     except requests.RequestException as exc:
+        if deadline.expired:
+            raise FetchError(url, deadline.reason) from None
+        if isinstance(exc, requests.Timeout):
+            raise FetchError(url, "timed out") from None
+        if isinstance(exc, requests.ConnectionError):
+            raise FetchError(url, f"cannot connect ({_reason(exc)})") from None
         raise FetchError(url, f"request failed ({_reason(exc)})") from None
     finally:
         session.close()
@@ -232,6 +250,7 @@ def _read(
     response: Response,
     limit_for: Callable[[str], int | None],
     what: str,
+    deadline: Deadline,
     sink: IO[bytes] | None = None,
 ) -> Fetched:
     if response.status_code >= 400:
@@ -262,6 +281,8 @@ def _read(
             chunks.append(chunk)
         else:
             sink.write(chunk)
+    if deadline.expired:  # a shut socket can look like the end of a body with no length
+        raise FetchError(url, deadline.reason)
     return Fetched(response.url, content_type, b"".join(chunks))
 
 
@@ -274,7 +295,11 @@ def _media_noun(content_type: str) -> str:
 
 
 def fetch_image(
-    url: str, *, max_bytes: int = MAX_IMAGE_BYTES, allow_private: bool = False
+    url: str,
+    *,
+    max_bytes: int = MAX_IMAGE_BYTES,
+    allow_private: bool = False,
+    deadline_s: float = FETCH_TIMEOUT_S,
 ) -> Fetched:
     return fetch(
         url,
@@ -282,6 +307,7 @@ def fetch_image(
         limit_for=lambda ctype: max_bytes if ctype.startswith("image/") else None,
         what="an image",
         allow_private=allow_private,
+        deadline_s=deadline_s,
     )
 
 
@@ -292,6 +318,7 @@ def fetch_image_or_page(
     max_page_bytes: int = MAX_PAGE_BYTES,
     max_video_bytes: int = MAX_VIDEO_BYTES,
     allow_private: bool = False,
+    deadline_s: float = FETCH_TIMEOUT_S,
 ) -> Fetched:
     """What a scan does with a URL the user typed: an image, a video clip, or a page (a post, an
     article) whose images are scanned instead. A page is held to the smaller ``max_page_bytes``."""
@@ -309,6 +336,7 @@ def fetch_image_or_page(
         limit_for=limit_for,
         what="an image, a video or a web page",
         allow_private=allow_private,
+        deadline_s=deadline_s,
     )
 
 
@@ -319,6 +347,7 @@ def fetch_into(
     max_bytes: int,
     what: str,
     allow_private: bool = False,
+    deadline_s: float = DOWNLOAD_TIMEOUT_S,
 ) -> Fetched:
     """Download a file that is not a picture (a reference pack, its signature) into ``sink``,
     under the same address checks and limits as every fetch. Any content type is taken but a web
@@ -329,6 +358,7 @@ def fetch_into(
         limit_for=lambda ctype: None if ctype in PAGE_TYPES else max_bytes,
         what=what,
         allow_private=allow_private,
+        deadline_s=deadline_s,
         sink=sink,
     )
 

@@ -2,8 +2,9 @@
 read, the frames it yields, and the cheap probe hash the sampler decides with.
 
 Every bound a hostile or broken file could abuse is here: file size, duration, frame size, frames
-decoded, frames kept, decode errors. Past a bound the video is refused with a one-line error naming
-the file; a video is never half-read silently.
+decoded, frames kept, decode errors, and the decoding budget (frames x pixels: a few bytes of GIF
+can make Pillow draw a 32-megapixel canvas for every one of 10,000 frames). Past a bound the video
+is refused with a one-line error naming the file; a video is never half-read silently.
 """
 
 from __future__ import annotations
@@ -19,6 +20,10 @@ from provcheck.errors import InputError
 #: Longest side of the luma view the sampler hashes: PDQ works on 64x64, so this is plenty.
 PROBE_SIZE = 128
 
+#: What every decoded frame costs of the budget at the least, in pixels: the work done per frame
+#: whatever its size (a working copy and a probe hash), so ten thousand tiny frames count too.
+MIN_FRAME_COST = 512 * 512
+
 #: Called as decoding goes: (done, total), in seconds (frames for animations); total 0 if unknown.
 Progress = Callable[[float, float], None]
 
@@ -33,6 +38,12 @@ class VideoLimits:
     max_frames: int = 500_000  # frames decoded (or demuxed packets), whatever the header claims
     max_kept: int = 20_000
     max_decode_errors: int = 50
+    #: Decoding budget of a video container, in pixels (frames decoded x pixels per frame): about
+    #: 4 hours of 1080p at 60 frames/s; FFmpeg decodes about a gigapixel a second on one core.
+    max_decoded_pixels: int = 2 * 10**12
+    #: The same budget for an animated GIF/WebP/PNG, far smaller: Pillow draws every frame on the
+    #: whole canvas, about 50 megapixels a second, so this bounds one to about 20 s of decoding.
+    max_animation_pixels: int = 10**9
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +81,8 @@ class VideoFacts:
     duration: float = 0.0
     frames_decoded: int = 0
     frames_kept: int = 0
+    decoded_pixels: int = 0  # charged against the budget as frames are decoded
+    declared: float = 0.0  # seconds the header says the video lasts (0: it does not say)
     warnings: list[str] = field(default_factory=list)
 
 
@@ -107,4 +120,42 @@ def check_running(facts: VideoFacts, limits: VideoLimits, time_s: float) -> None
     if facts.frames_kept > limits.max_kept:
         raise InputError(
             facts.name, f"more than {limits.max_kept:,} distinct frames; over the limit"
+        )
+
+
+def frame_cost(width: int, height: int) -> int:
+    """Pixels one decoded frame of ``width`` x ``height`` costs of the decoding budget."""
+    return max(width * height, MIN_FRAME_COST)
+
+
+def check_budget(facts: VideoFacts, frames: int, budget: int) -> None:
+    """Refuse, before decoding, a video whose header already says it is over ``budget``."""
+    cost = frames * frame_cost(facts.width, facts.height)
+    if cost > budget:
+        raise InputError(
+            facts.name,
+            f"{frames:,} frames of {facts.width}x{facts.height} are {cost / 1e9:,.1f} G pixels to"
+            f" decode, over the {budget / 1e9:g} G pixel limit",
+        )
+
+
+def charge_frame(facts: VideoFacts, budget: int) -> None:
+    """Count one decoded frame against ``budget``; past it, the video is refused."""
+    facts.decoded_pixels += frame_cost(facts.width, facts.height)
+    if facts.decoded_pixels > budget:
+        raise InputError(
+            facts.name,
+            f"more than {budget / 1e9:g} G pixels to decode (frames x frame size); over the limit",
+        )
+
+
+def check_complete(facts: VideoFacts) -> None:
+    """Refuse a video that ended well before its header said it would: a cut file still opens
+    (an MP4 with its index first) and would otherwise be read as a shorter video, silently."""
+    declared = facts.declared
+    if declared > 0 and facts.duration + max(1.0, 0.05 * declared) < declared:
+        raise InputError(
+            facts.name,
+            f"video is truncated: {facts.duration:.1f} s of the {declared:.1f} s its header"
+            " declares could be read (file cut short?)",
         )

@@ -1,27 +1,51 @@
 """Open images from files, bytes and streams into small RGB working copies, with hard limits.
 
-This is the only module that decodes pixels, so every limit a hostile file could abuse lives here:
-file size, Pillow's decompression-bomb pixel limit, truncation, and formats we do not read.
+This is the only module that decodes still pixels, so every limit a hostile file could abuse lives
+here: file size (read through ``reading``), Pillow's decompression-bomb pixel limit, truncation,
+formats we do not read, and the library warnings a damaged file makes Pillow print (caught: a
+file's problems are reported once, as its result, never as extra lines on standard error).
 """
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import hashlib
 import io
+import struct
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from provcheck.errors import InputError
+from provcheck.media.reading import display_name, read_file_bytes
+from provcheck.media.sniff import is_heif
 from provcheck.signals.exif import exif_block
 from provcheck.signals.hashes import WORKING_SIZE
 
 #: Extensions a folder walk picks up. A file named on the command line is sniffed whatever its name.
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"})
+IMAGE_EXTENSIONS = frozenset(
+    {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".avif", ".heic", ".heif"}
+)
+
+#: What Pillow raises on a corrupt or truncated file (its parsers are not all careful about
+#: hostile bytes: an index out of range, a missing key, a short struct are corruption too).
+CORRUPT = (
+    OSError,
+    SyntaxError,
+    ValueError,
+    EOFError,
+    IndexError,
+    KeyError,
+    struct.error,
+    ZeroDivisionError,
+    OverflowError,
+)
 
 #: Largest encoded image we read, in bytes. Real photos are far below; beyond it is an attack or a
 #: mistake (a disk image named .jpg), and reading it would only cost memory.
@@ -43,78 +67,39 @@ class LoadedImage:
     format: str | None = None
 
 
-def _human_bytes(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024  # type: ignore[assignment]
-    raise AssertionError("unreachable")
-
-
-@contextmanager
-def reading(path: Path) -> Iterator[int]:
-    """The size of the file at ``path``, for a block that reads it: a folder or an empty file is
-    refused, and an OS error inside the block becomes a one-line InputError naming the file."""
-    name = str(path)
-    try:
-        if path.is_dir():
-            raise InputError(name, "is a folder, not a file")
-        size = path.stat().st_size
-        if size == 0:
-            raise InputError(name, "file is empty (0 bytes)")
-        yield size
-    except FileNotFoundError:
-        raise InputError(name, "no such file") from None
-    except PermissionError:
-        raise InputError(name, "permission denied (cannot read the file)") from None
-    except IsADirectoryError:
-        raise InputError(name, "is a folder, not a file") from None
-    except OSError as exc:
-        raise InputError(name, f"cannot read: {exc.strerror or exc}") from None
-
-
-def read_file_bytes(path: Path, limit: int = MAX_IMAGE_BYTES) -> bytes:
-    """Read a whole file, refusing what is missing, unreadable, empty or over ``limit``."""
-    with reading(path) as size:
-        if size > limit:
-            raise InputError(
-                str(path), f"file is {_human_bytes(size)}, over the {_human_bytes(limit)} limit"
-            )
-        return path.read_bytes()
-
-
 def decode_image(data: bytes, name: str, working_size: int = WORKING_SIZE) -> LoadedImage:
     """Decode ``data`` into a working copy. ``name`` only labels errors and results."""
     if not data:
         raise InputError(name, "file is empty (0 bytes)")
     sha256 = hashlib.sha256(data).hexdigest()
     try:
-        with warnings.catch_warnings():
-            # Pillow's other warnings (corrupt EXIF, odd palettes) would reach the user's terminal
-            # as Python tracebacks: what they say about EXIF, the metadata's notes say plainly.
-            warnings.simplefilter("ignore", UserWarning)
-            # Over Pillow's pixel limit it only warns; a hostile file must not get that far.
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as opened:
-                width, height = opened.size
-                # JPEG can decode at 1/2, 1/4 or 1/8 scale for free; ask for no less than we hash.
-                opened.draft("RGB", draft_request(width, height, working_size))
-                opened.load()
-                image = to_working_copy(opened, working_size)
-                exif, image_format = exif_block(opened), opened.format
+        with quiet_decoding(), Image.open(io.BytesIO(data)) as opened:
+            width, height = opened.size
+            # JPEG can decode at 1/2, 1/4 or 1/8 scale for free; ask for no less than we hash.
+            opened.draft("RGB", draft_request(width, height, working_size))
+            opened.load()
+            image = to_working_copy(opened, working_size)
+            exif, image_format = exif_block(opened), opened.format
+    except UnidentifiedImageError:
+        if not is_heif(data):
+            raise InputError(
+                name, "not an image provcheck can read (unknown or corrupt format)"
+            ) from None
+        from provcheck.media.container import heif_still
+
+        picture = heif_still(data, name)
+        width, height = picture.size
+        image = to_working_copy(picture, working_size)
+        exif, image_format = None, "HEIF"
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         limit = Image.MAX_IMAGE_PIXELS or 0
         raise InputError(
             name,
             f"image is too large to decode safely ({limit:,} pixel limit; decompression bomb?)",
         ) from None
-    except UnidentifiedImageError:
-        raise InputError(
-            name, "not an image provcheck can read (unknown or corrupt format)"
-        ) from None
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        # Pillow reports truncation and corrupt streams as OSError/SyntaxError/ValueError.
-        raise InputError(name, f"corrupt or truncated image ({exc})") from None
+    except CORRUPT as exc:
+        reason = str(exc) or type(exc).__name__
+        raise InputError(name, f"corrupt or truncated image ({reason})") from None
     if min(image.size) < 1:
         raise InputError(name, "image has no pixels")
     return LoadedImage(name, sha256, width, height, image, exif, image_format)
@@ -136,8 +121,58 @@ def draft_request(width: int, height: int, working_size: int) -> tuple[int, int]
     return (max(1, width * working_size // longest), max(1, height * working_size // longest))
 
 
+@contextmanager
+def quiet_decoding() -> Iterator[None]:
+    """Decoding with the library's warnings caught: a damaged file's EXIF or a short read is
+    reported as the file's result (or ignored when the picture decodes anyway), never printed;
+    the decompression-bomb warning becomes an error, as a hostile file must not get that far."""
+    _quiet_libtiff()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        yield
+
+
+@functools.cache
+def _quiet_libtiff() -> None:
+    """Stop libtiff printing its errors on standard error (``LZWDecode: Not enough data``):
+    Pillow turns them into an exception that becomes the file's one-line result anyway. libtiff
+    is a C library, so its handler is reset in the copy Pillow loaded, found among the process's
+    mapped files (Linux); elsewhere, or if that fails, nothing changes."""
+    maps = Path("/proc/self/maps")
+    try:
+        from PIL import TiffImagePlugin  # noqa: F401 - loads Pillow's libtiff
+
+        loaded = {line.split()[-1] for line in maps.read_text().splitlines() if "libtiff" in line}
+        for library in loaded:
+            ctypes.CDLL(library).TIFFSetErrorHandler(None)
+    except (OSError, AttributeError, IndexError, ImportError):
+        return
+
+
+#: Modes that hold more than 8 bits per sample (16-bit and 32-bit grey, float grey): scaled to 8
+#: bits before anything else, or Pillow's conversion clips them (a 16-bit grey picture turns white).
+_DEEP_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I", "F"})
+
+
+def _to_8_bit(image: Image.Image) -> Image.Image:
+    """A deep grey picture as 8-bit grey: 16-bit ranges by 1/257, anything else by its own span."""
+    values = np.asarray(image, dtype=np.float64)
+    values = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
+    low, high = float(values.min(initial=0.0)), float(values.max(initial=0.0))
+    if image.mode.startswith("I;16") or (image.mode == "I" and low >= 0 and high <= 65535):
+        scaled = values / 257.0
+    elif image.mode == "F" and low >= 0 and high <= 1.0:
+        scaled = values * 255.0
+    else:
+        scaled = (values - low) * (255.0 / (high - low or 1.0))
+    return Image.fromarray(np.clip(np.rint(scaled), 0, 255).astype(np.uint8), "L")
+
+
 def to_working_copy(image: Image.Image, working_size: int) -> Image.Image:
     image = ImageOps.exif_transpose(image) or image
+    if image.mode in _DEEP_MODES:
+        image = _to_8_bit(image)
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         flattened = Image.new("RGB", rgba.size, (255, 255, 255))
@@ -152,4 +187,4 @@ def to_working_copy(image: Image.Image, working_size: int) -> Image.Image:
 
 
 def load_image(path: Path, working_size: int = WORKING_SIZE) -> LoadedImage:
-    return decode_image(read_file_bytes(path), str(path), working_size)
+    return decode_image(read_file_bytes(path, MAX_IMAGE_BYTES), display_name(path), working_size)

@@ -23,8 +23,12 @@ long; only a truly unchanged picture stretches further, and then the stretch is 
 sensor noise counts as change (a noisy static shot stores a frame every ``max_gap_s``: 30 a minute
 at the default), encoder noise on a frozen picture does not (it moves a 64 px copy by 0-1 levels).
 
-Frames too flat to hash (PDQ quality below ``MIN_QUALITY``: fades, black frames) are never kept:
-they would only produce false matches.
+Frames with nothing to compare (flat, ``signals.detail``: black frames, blank screens, the bottom
+of a fade) are never kept: they would only produce false matches. Frames of low detail (haze,
+smoke, a thermal camera's soft picture, dusk: PDQ quality under ``MIN_QUALITY``) are kept, as low-
+detail stills are stored: archived footage is often exactly that, and the matcher asks a low-detail
+match for pixel evidence before it reports it. Without a thumbnail to measure flatness on, a frame
+is judged by PDQ's quality alone, as before.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from provcheck.signals.detail import is_flat_grey
 from provcheck.signals.hashes import MIN_QUALITY
 
 
@@ -81,6 +86,9 @@ def thumbnail(grey: np.ndarray) -> np.ndarray:
     (``grey`` is the sampler's 128 px probe: halved; larger inputs by whole blocks)."""
     height, width = grey.shape
     step = max(1, -(-max(height, width) // THUMBNAIL_SIDE))
+    if min(height, width) < step:  # a sliver (an animation's 1-pixel-wide frame): widen it
+        grey = np.pad(grey, ((0, max(0, step - height)), (0, max(0, step - width))), mode="edge")
+        height, width = grey.shape
     h, w = max(1, height // step), max(1, width // step)
     blocks = grey[: h * step, : w * step].reshape(h, step, w, step)
     return blocks.mean(axis=(1, 3), dtype=np.float32).round().astype(np.int16)
@@ -114,7 +122,7 @@ class FrameSampler:
         """Decide for one frame at ``time_s`` whose (cheap) PDQ hash is ``bits`` and whose grey
         thumbnail (``thumbnail``) is ``thumb`` (None: judged by PDQ alone)."""
         self.offered += 1
-        if quality < MIN_QUALITY:
+        if is_flat_grey(thumb) if thumb is not None else quality < MIN_QUALITY:
             return False
         if self._last_bits is None:
             return self._keep(time_s, bits, thumb)

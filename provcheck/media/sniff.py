@@ -11,9 +11,13 @@ whatever they are named.
 from __future__ import annotations
 
 import io
+import warnings
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
+
+from provcheck.errors import InputError
+from provcheck.media.reading import read_head
 
 #: Container extensions a folder walk picks up as videos. Animated GIF/WebP are found as images by
 #: extension and recognised as animations by ``is_animation``. (``.ogg`` is mostly audio: an Ogg
@@ -39,10 +43,20 @@ _OGG_VIDEO = (b"\x80theora", b"\x01video", b"OVP80", b"\x80daala", b"BBCD")
 _ASF = b"\x30\x26\xb2\x75\x8e\x66\xcf\x11"
 
 
+#: ISO-BMFF major brands of still pictures (AVIF, HEIF/HEIC): an ``ftyp`` box like a video's,
+#: one picture inside. Image sequences (``avis``, ``msf1``, ``hevc``) are sampled as videos.
+STILL_BRANDS = frozenset({b"avif", b"heic", b"heix", b"heim", b"heis", b"mif1", b"miaf"})
+
+
+def is_heif(head: bytes) -> bool:
+    """True for an AVIF or HEIF/HEIC still (an ISO-BMFF file whose major brand is a picture's)."""
+    return head[4:8] == b"ftyp" and head[8:12] in STILL_BRANDS
+
+
 def sniff_video(head: bytes) -> bool:
     """True if the first bytes look like a video container."""
     return (
-        head[4:8] == b"ftyp"
+        (head[4:8] == b"ftyp" and not is_heif(head))
         or head[4:8] in _QUICKTIME_ATOMS
         or head[:4] == b"\x1a\x45\xdf\xa3"
         or (head[:4] == b"RIFF" and head[8:12] in (b"AVI ", b"AVIX"))
@@ -59,6 +73,10 @@ def sniff_video(head: bytes) -> bool:
     )
 
 
+#: Pillow's errors for corrupt files (``images.CORRUPT``; not imported: images imports this).
+_CORRUPT = (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, ZeroDivisionError)
+
+
 def _may_animate(head: bytes) -> bool:
     return head[:6] in (b"GIF87a", b"GIF89a") or head[8:12] == b"WEBP" or head[:4] == b"\x89PNG"
 
@@ -66,44 +84,51 @@ def _may_animate(head: bytes) -> bool:
 def is_animation(data: bytes | Path) -> bool:
     """True for a GIF/WebP/PNG with more than one frame (Pillow reads little beyond the header)."""
     try:
-        if isinstance(data, Path):
-            with data.open("rb") as handle:
-                if not _may_animate(handle.read(16)):
-                    return False
-        elif not _may_animate(data[:16]):
+        head = read_head(data, 16) if isinstance(data, Path) else data[:16]
+        if not _may_animate(head):
             return False
-        with Image.open(io.BytesIO(data) if isinstance(data, bytes) else data) as image:
-            return bool(getattr(image, "is_animated", False))
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
-        return False
+        with warnings.catch_warnings():  # the decoder says what is wrong, once, if it is
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(data) if isinstance(data, bytes) else data) as image:
+                return bool(getattr(image, "is_animated", False))
+    except (InputError, Image.DecompressionBombError, *_CORRUPT):
+        return False  # the decoder says what is wrong with it, once, in its place
 
 
 def is_video_path(path: Path) -> bool:
     """Whether ``path`` should be sampled as a video rather than read as one still."""
-    suffix = path.suffix.lower()
-    if suffix in VIDEO_EXTENSIONS:
+    if path.suffix.lower() in VIDEO_EXTENSIONS:
         return True
-    if not path.is_file():  # a folder, a missing file, a pipe: never probed here
-        return False
-    try:
-        with path.open("rb") as handle:
-            head = handle.read(HEAD_BYTES)
-    except OSError:
-        return False
-    if sniff_video(head):
-        return True
-    if _may_animate(head):
-        return is_animation(path)
-    return not _is_picture(path) and _decodable_video(str(path))
+    head = _head(path)
+    return head is not None and _is_video(head, path)
 
 
 def is_video_bytes(data: bytes) -> bool:
     """Whether bytes in memory (standard input, an upload, a download) are a video."""
-    if sniff_video(data[:HEAD_BYTES]):
+    return bool(data) and _is_video(data[:HEAD_BYTES], data)
+
+
+def _head(path: Path) -> bytes | None:
+    """The first bytes of a regular file; None for a folder, a missing file, a FIFO or a device,
+    which are never probed here (reading them says what they are, in their place)."""
+    if not path.is_file():
+        return None
+    try:
+        return read_head(path, HEAD_BYTES)
+    except InputError:
+        return None
+
+
+def _is_video(head: bytes, source: Path | bytes) -> bool:
+    if is_heif(head):  # an AVIF/HEIF still, which PyAV would also call a one-frame video
+        return False
+    if sniff_video(head):
         return True
-    if _may_animate(data[:16]):
-        return is_animation(data)
-    return bool(data) and not _is_picture(io.BytesIO(data)) and _decodable_video(io.BytesIO(data))
+    if _may_animate(head):
+        return is_animation(source)
+    if isinstance(source, Path):
+        return not _is_picture(source) and _decodable_video(str(source))
+    return not _is_picture(io.BytesIO(source)) and _decodable_video(io.BytesIO(source))
 
 
 def _is_picture(source: Path | io.BytesIO) -> bool:
@@ -116,7 +141,7 @@ def _is_picture(source: Path | io.BytesIO) -> bool:
             warnings.simplefilter("ignore")
             with Image.open(source):
                 return True
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+    except (Image.DecompressionBombError, *_CORRUPT):
         return False
 
 

@@ -35,34 +35,75 @@ def _matches(rel: str, patterns: Sequence[str]) -> bool:
     return any(fnmatch.fnmatchcase(rel, p) or fnmatch.fnmatchcase(name, p) for p in patterns)
 
 
-def walk_folder(
+#: Folder levels a walk goes down: far beyond real archives, short of the paths and the time a
+#: hostile tree (a thousand nested folders) would cost. Deeper folders are reported, not read.
+MAX_DEPTH = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """What a folder walk found: a file to read, or a folder it could not read (``problem``)."""
+
+    path: Path
+    problem: str | None = None
+
+
+def walk(
     folder: Path,
     include: Sequence[str] = (),
     exclude: Sequence[str] = (),
     extensions: frozenset[str] = MEDIA_EXTENSIONS,
-) -> list[Path]:
-    """Media files under ``folder`` in a stable (sorted) order, skipping hidden entries.
+) -> list[Found]:
+    """Media files under ``folder`` in a stable (sorted, depth-first) order, skipping hidden
+    entries, with each folder that could not be read (or lies deeper than ``MAX_DEPTH``) in its
+    place, so that it is reported rather than silently skipped.
 
     ``include``/``exclude`` are globs matched against the path relative to ``folder`` and against
-    the file name; an include list replaces the extension filter.
+    the file name; an include list replaces the extension filter. Symbolic links to folders are
+    not followed. The walk keeps its own stack: a deep tree cannot overflow Python's.
     """
-    found: list[Path] = []
-    for root, dirs, files in os.walk(folder, followlinks=False):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(files):
-            if name.startswith("."):
+    found: list[Found] = []
+    stack: list[tuple[Path, int]] = [(folder, 0)]
+    while stack:
+        current, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            problem = f"folder is nested deeper than {MAX_DEPTH} levels; skipped"
+            found.append(Found(current, problem))
+            continue
+        try:
+            with os.scandir(current) as entries:
+                listed = sorted((e.name, e.is_dir()) for e in entries if not e.name.startswith("."))
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            found.append(Found(current, f"cannot read this folder ({reason}); skipped"))
+            continue
+        subfolders = []
+        for name, is_dir in listed:
+            path = current / name
+            if is_dir:
+                if not path.is_symlink():
+                    subfolders.append(path)
                 continue
-            path = Path(root, name)
             rel = path.relative_to(folder).as_posix()
             if include:
                 if not _matches(rel, include):
                     continue
             elif path.suffix.lower() not in extensions:
                 continue
-            if exclude and _matches(rel, exclude):
-                continue
-            found.append(path)
+            if not (exclude and _matches(rel, exclude)):
+                found.append(Found(path))
+        stack.extend((sub, depth + 1) for sub in reversed(subfolders))
     return found
+
+
+def walk_folder(
+    folder: Path,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    extensions: frozenset[str] = MEDIA_EXTENSIONS,
+) -> list[Path]:
+    """The files of ``walk`` (for callers that report nothing about unreadable folders)."""
+    return [f.path for f in walk(folder, include, exclude, extensions) if f.problem is None]
 
 
 def expand_targets(
@@ -81,7 +122,8 @@ def expand_targets(
             path = Path(item)
             if path.is_dir():
                 targets.extend(
-                    Target("file", str(p)) for p in walk_folder(path, include, exclude, extensions)
+                    Target("file", str(f.path), problem=f.problem)
+                    for f in walk(path, include, exclude, extensions)
                 )
             elif path.exists() or path.is_symlink():
                 targets.append(Target("file", item))

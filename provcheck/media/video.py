@@ -17,20 +17,22 @@ from typing import Any
 from provcheck.errors import InputError
 from provcheck.media.animation import animation_frames
 from provcheck.media.frames import Progress, SampledFrame, VideoFacts, VideoLimits
-from provcheck.media.images import reading
+from provcheck.media.reading import display_name, opened
 from provcheck.media.sampling import FrameSampler, SamplingPolicy
 from provcheck.media.sniff import ANIMATION_EXTENSIONS, is_animation, is_video_path
 
 
 def file_sha256(path: Path, limit: int) -> str:
-    """The file's sha256, read in chunks; refused (``InputError``) past ``limit`` bytes."""
-    with reading(path) as size:
+    """The file's sha256, read in chunks; refused (``InputError``) past ``limit`` bytes, or if
+    it is not a regular file (``reading.opened``)."""
+    with opened(path) as (handle, size):
         if size > limit:
-            raise InputError(str(path), f"video is {size / 1024**3:.1f} GB, over the limit")
+            raise InputError(
+                display_name(path), f"video is {size / 1024**3:.1f} GB, over the limit"
+            )
         digest = hashlib.sha256()
-        with path.open("rb") as handle:
-            while chunk := handle.read(1 << 20):
-                digest.update(chunk)
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
     return digest.hexdigest()
 
 
@@ -63,7 +65,7 @@ def sample_video(
         animated = is_animation(source)
         opener: Callable[[], Any] = partial(io.BytesIO, source)
     else:
-        label = name or str(source)
+        label = name or display_name(source)
         facts = VideoFacts(label, sha256 or file_sha256(source, limits.max_bytes))
         animated = source.suffix.lower() in ANIMATION_EXTENSIONS and is_video_path(source)
         opener = partial(str, source)

@@ -8,8 +8,6 @@ worker (``provcheck.signals.metadata``).
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
@@ -111,23 +109,3 @@ def csv_cells(record: dict[str, Any] | None) -> list[Any]:
         c2pa.get("state"),
         c2pa.get("signer"),
     ]
-
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-def printable(text: str) -> str:
-    """``text`` made harmless for a terminal: control characters (escape sequences, carriage
-    returns, backspaces, C1 controls) and bidirectional overrides shown as ``\\xNN``/``\\uNNNN``
-    instead of acted on. EXIF and C2PA text comes from whoever made the file.
-
-    Interim: issue 18 brings one terminal-safe function (provcheck/report/terminal.py) for all
-    text output; this is to be replaced by it when both have landed."""
-
-    def shown(match: re.Match[str]) -> str:
-        return f"\\x{ord(match.group(0)):02x}"
-
-    text = _CONTROL.sub(shown, text)
-    return "".join(
-        f"\\u{ord(ch):04x}" if unicodedata.category(ch) in ("Cf", "Zl", "Zp") else ch for ch in text
-    )

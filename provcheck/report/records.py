@@ -5,6 +5,7 @@ The field names here are a public interface (README, "JSON output"); add fields,
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
@@ -21,7 +22,7 @@ def days_before_claim(first_seen: str | None, claimed: date | None) -> int | Non
         return None
     try:
         return (claimed - date.fromisoformat(first_seen)).days
-    except ValueError:
+    except (ValueError, TypeError):  # what a database made by hand may hold
         return None
 
 
@@ -156,19 +157,33 @@ def segment_record(segment: Segment, claimed: date | None) -> dict[str, Any]:
 
 
 def result_record(result: ScanResult, claimed: date | None) -> dict[str, Any]:
-    return {
-        "input": result.input,
-        "status": result.status,
-        "matches": [match_record(m, claimed) for m in result.matches],
-        "error": result.error,
-        "sha256": result.sha256,
-        "width": result.width,
-        "height": result.height,
-        "quality": result.quality,
-        "page": result.page,
-        "kind": result.kind,
-        "segments": [segment_record(s, claimed) for s in result.segments],
-        "duration": result.duration,
-        "frames_sampled": result.frames_sampled,
-        "metadata": metadata_record(result, claimed),
-    }
+    return finite(
+        {
+            "input": result.input,
+            "status": result.status,
+            "matches": [match_record(m, claimed) for m in result.matches],
+            "error": result.error,
+            "sha256": result.sha256,
+            "width": result.width,
+            "height": result.height,
+            "quality": result.quality,
+            "page": result.page,
+            "kind": result.kind,
+            "segments": [segment_record(s, claimed) for s in result.segments],
+            "duration": result.duration,
+            "frames_sampled": result.frames_sampled,
+            "metadata": metadata_record(result, claimed),
+        }
+    )
+
+
+def finite(value: Any) -> Any:
+    """``value`` with every float that is not a number (NaN, infinity) as None: JSON has no word
+    for them, and a record must stay JSON whatever a database made by hand holds."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(item) for item in value]
+    return value

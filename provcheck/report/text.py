@@ -12,12 +12,7 @@ from typing import IO
 
 from provcheck.matching.match import Match
 from provcheck.matching.verdict import CLEAN, ERROR, INSUFFICIENT, MATCH, ScanResult
-from provcheck.report.metadata_view import (
-    metadata_record,
-    printable,
-    result_flags,
-    summary_line,
-)
+from provcheck.report.metadata_view import metadata_record, result_flags, summary_line
 from provcheck.report.records import (
     days_before_claim,
     describe_days,
@@ -27,6 +22,7 @@ from provcheck.report.records import (
 )
 from provcheck.report.style import paint
 from provcheck.report.summary import ScanSummary
+from provcheck.report.terminal import for_terminal
 
 
 def describe_evidence(match: Match) -> str:
@@ -71,6 +67,13 @@ class TextRenderer:
         self.quiet = quiet
         self.colour = colour
 
+    def _line(self, text: str, status: str | None = None) -> None:
+        """One line of output: whatever names and provenance it holds, it stays one line and
+        cannot act on the terminal (``terminal.for_terminal``); only the status word, ours, is
+        painted, after that."""
+        head = f"{paint(status, self.colour)}  " if status else ""
+        self.out.write(head + for_terminal(text) + "\n")
+
     def result(self, result: ScanResult) -> None:
         if self.quiet and result.status not in (MATCH, ERROR):
             return
@@ -78,21 +81,19 @@ class TextRenderer:
             self._video(result)
         elif result.status == MATCH:
             best = result.matches[0]
-            self.out.write(
-                f"{self._tag('MATCH')}  {result.input}: {describe_match(best, self.claimed)}\n"
-            )
+            self._line(f"{result.input}: {describe_match(best, self.claimed)}", "MATCH")
             if self.verbose:
                 for other in result.matches[1:]:
-                    self.out.write(f"       also: {describe_match(other, self.claimed)}\n")
+                    self._line(f"       also: {describe_match(other, self.claimed)}")
         elif result.status == CLEAN:
-            self.out.write(f"{self._tag('clean')}  {result.input}\n")
+            self._line(f"{result.input}", "clean")
         elif result.status == INSUFFICIENT:
-            self.out.write(
-                f"{self._tag('insufficient')}  {result.input}: too little detail to decide"
-                f" (PDQ quality {result.quality})\n"
+            self._line(
+                f"{result.input}: too little detail to decide (PDQ quality {result.quality})",
+                "insufficient",
             )
         elif result.status == ERROR:
-            self.out.write(f"{self._tag('ERROR')}  {result.error}\n")
+            self._line(f"{result.error}", "ERROR")
         self._metadata(result)
         self.out.flush()
 
@@ -101,20 +102,17 @@ class TextRenderer:
         if self.verbose:
             line = summary_line(metadata_record(result, self.claimed))
             if line:
-                self.out.write(f"       metadata: {printable(line)}\n")
+                self._line(f"       metadata: {line}")
         for flag in result_flags(result, self.claimed):
-            self.out.write(f"       flag {flag.name}: {printable(flag.reason)}\n")
-
-    def _tag(self, word: str) -> str:
-        return paint(word, self.colour)
+            self._line(f"       flag {flag.name}: {flag.reason}")
 
     def _video(self, result: ScanResult) -> None:
         shown = result.segments if self.verbose else result.segments[:1]
         n = len(result.segments)
-        self.out.write(
-            f"{self._tag('MATCH')}  {result.input}: video,"
-            f" {n} matched segment{'s' if n != 1 else ''}"
-            f" ({result.frames_sampled} frames sampled over {result.duration or 0:.1f} s)\n"
+        self._line(
+            f"{result.input}: video, {n} matched segment{'s' if n != 1 else ''}"
+            f" ({result.frames_sampled} frames sampled over {result.duration or 0:.1f} s)",
+            "MATCH",
         )
         for segment in shown:
             ref = ""
@@ -123,14 +121,14 @@ class TextRenderer:
                     f" = {format_frame_time(segment.reference_start)}-"
                     f"{format_frame_time(segment.reference_end)} of"
                 )
-            self.out.write(
+            self._line(
                 f"       {format_frame_time(segment.query_start)}-"
                 f"{format_frame_time(segment.query_end)}"
                 f"{ref} {describe_match(segment.best, self.claimed)}"
-                f" ({segment.frames} frames)\n"
+                f" ({segment.frames} frames)"
             )
         if n > len(shown):
-            self.out.write(f"       ... {n - len(shown)} more segments (--verbose lists them)\n")
+            self._line(f"       ... {n - len(shown)} more segments (--verbose lists them)")
 
     def finish(self, summary: ScanSummary) -> None:
         if self.quiet:
@@ -138,9 +136,9 @@ class TextRenderer:
         c = summary.counts
         total = sum(c.values())
         refs = sum(int(d.get("items", 0)) for d in summary.databases)
-        self.out.write(
+        self._line(
             f"{total} input{'s' if total != 1 else ''}: {c[MATCH]} match, {c[CLEAN]} clean,"
             f" {c[INSUFFICIENT]} insufficient, {c[ERROR]} error"
             f" ({refs} references in {len(summary.databases)} database"
-            f"{'s' if len(summary.databases) != 1 else ''}; {summary.elapsed_s:.2f} s)\n"
+            f"{'s' if len(summary.databases) != 1 else ''}; {summary.elapsed_s:.2f} s)"
         )

@@ -32,10 +32,11 @@ from typing import Any
 
 from provcheck.errors import InputError
 from provcheck.media.frames import VideoLimits, VideoSegment
+from provcheck.media.reading import display_name
 from provcheck.media.sampling import SamplingPolicy
 from provcheck.media.split import WHOLE, plan_segments
 from provcheck.media.video import file_sha256
-from provcheck.services.ingest import AddReport, StillWriter, _hash_path, _Hashed, start_source
+from provcheck.services.ingest import AddReport, StillWriter, _hash_path, _Hashed, begin_source
 from provcheck.services.video_ingest import (
     SEGMENTS_PER_JOB,
     HashedSegment,
@@ -85,8 +86,8 @@ class ClusterAdd:
 
     def run(self, info: SourceInfo, stills: Sequence[Path], videos: Sequence[Path]) -> AddReport:
         """Add ``stills`` then ``videos`` (absolute paths) to the source ``info`` describes."""
-        report = start_source(self.store, info)
-        self._source = report.source_id
+        report = begin_source(self.store, info)
+        self._info, self._report = info, report
         threads = sum(self.client.nthreads().values())
         self._videos = list(videos)
         parts = threads * SEGMENTS_PER_JOB if threads > 1 else 1
@@ -97,7 +98,7 @@ class ClusterAdd:
         self._started: list[_Video] = []
         self._consumed = 0
         self._window = max(2, 2 * threads)
-        writer = StillWriter(self.store, report)
+        writer = StillWriter(self.store, info, report)
         for path, hashed in self._still_results(stills, IN_FLIGHT_PER_THREAD * threads):
             error = writer.take(hashed)
             if error is not None:
@@ -107,6 +108,8 @@ class ClusterAdd:
         writer.flush()
         for index in range(len(self._videos)):
             done = self._video_result(index)
+            if done.source_id and not report.source_id:  # the source came with these frames
+                report.source_id, report.source_created = done.source_id, True
             report.added += done.frames_added
             report.already_present += done.frames_present
             if done.error:
@@ -148,7 +151,9 @@ class ClusterAdd:
             failed = _failure(plan, path)
             sha256, segments, error = ("", [], failed) if failed else plan.result()
             video.sha256, video.report.error = sha256, error
-            if error is None and not (present := self.store.count_items(self._source, sha256)):
+            known = self._report.source_id
+            present = self.store.count_items(known, sha256) if error is None and known else 0
+            if error is None and not present:
                 video.report.segments = len(segments)
                 video.tasks = [self._submit_segment(path, s, sha256) for s in segments]
             elif error is None:
@@ -196,8 +201,8 @@ class ClusterAdd:
         if video.tasks and video.report.error is None:
             finish_video(
                 self.store,
-                self._source,
-                str,
+                self._report.source_id or self._info,
+                display_name,
                 video.report,
                 video.sha256,
                 parts,

@@ -6,17 +6,18 @@ Stills are written in batches (videos: ``services.video_ingest``).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
 from provcheck.errors import InputError
 from provcheck.media.images import LoadedImage, load_image
+from provcheck.media.reading import display_name
+from provcheck.services.workers import worker_pool
 from provcheck.signals.fingerprint import Fingerprint, fingerprint
 from provcheck.signals.keypoints import REFERENCE_FEATURES
 from provcheck.signals.thumbnail import Thumbnail, make_thumbnail
-from provcheck.store import SourceInfo, Store, StoredHash
+from provcheck.store import SourceInfo, Store, StoredHash, provenance_updates
 
 #: Items written per transaction: big enough to be fast, small enough that an interrupted add of a
 #: large folder keeps most of its work (and every committed batch is complete).
@@ -66,7 +67,7 @@ def _hashed(
     if jobs <= 1 or len(paths) < 4:
         yield from map(work, paths)
         return
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
+    with worker_pool(jobs) as pool:
         yield from pool.map(work, paths, chunksize=max(1, min(16, len(paths) // (jobs * 4))))
 
 
@@ -76,14 +77,23 @@ def stored_hashes(fp: Fingerprint) -> list[StoredHash]:
 
 class StillWriter:
     """Writes hashed stills as items of one source, ``BATCH`` per transaction, counting into a
-    report: the one write path of ``add_files`` and of ``db add --cluster``."""
+    report: the one write path of ``add_files`` and of ``db add --cluster``.
+
+    The source is written with its first items, never alone: an add that is interrupted, or
+    finds nothing to store, leaves no empty source behind.
+    """
 
     def __init__(
-        self, store: Store, report: AddReport, origin_of: Callable[[Path], str] | None = None
+        self,
+        store: Store,
+        info: SourceInfo,
+        report: AddReport,
+        origin_of: Callable[[Path], str] | None = None,
     ) -> None:
         self.store = store
+        self.info = info
         self.report = report
-        self.origin_of = origin_of or (lambda p: str(p.resolve()))
+        self.origin_of = origin_of or (lambda p: display_name(p.resolve()))
         self.pending: list[tuple[Path, LoadedImage, Fingerprint, Thumbnail | None]] = []
 
     def take(self, hashed: _Hashed) -> str | None:
@@ -111,6 +121,8 @@ class StillWriter:
             return
         store, report = self.store, self.report
         with store.transaction():
+            source_id, created = store.ensure_source(self.info)
+            report.source_id, report.source_created = source_id, report.source_created or created
             for path, loaded, fp, thumb in self.pending:
                 item_id, added = store.add_item(
                     report.source_id,
@@ -132,11 +144,15 @@ class StillWriter:
         self.pending.clear()
 
 
-def start_source(store: Store, info: SourceInfo) -> AddReport:
-    """A report for adding to the source described by ``info`` (created, or filled in)."""
+def begin_source(store: Store, info: SourceInfo) -> AddReport:
+    """A report for adding to the source ``info`` describes: its id if it is stored already
+    (contradicting provenance is refused now, before anything is hashed); a new source gets its
+    id with its first items."""
     report = AddReport()
-    with store.transaction():
-        report.source_id, report.source_created = store.ensure_source(info)
+    existing = store.find_source(info.label)
+    if existing is not None:
+        provenance_updates(existing.info, info)
+        report.source_id = existing.id
     return report
 
 
@@ -159,8 +175,8 @@ def add_files(
     small preview of each item for the HTML report; an item already present gets one if it had
     none, so re-adding a folder after an upgrade fills previews in.
     """
-    report = start_source(store, info)
-    writer = StillWriter(store, report, origin_of)
+    report = begin_source(store, info)
+    writer = StillWriter(store, info, report, origin_of)
     for hashed in _hashed(paths, jobs, thumbnails, keypoints):
         error = writer.take(hashed)
         if error is not None:

@@ -12,7 +12,6 @@ steps serve a cluster (``plan_segments``, ``hash_segment`` on the workers, ``sto
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -23,16 +22,19 @@ from provcheck.media.frames import (
     VideoFacts,
     VideoLimits,
     VideoSegment,
+    check_complete,
     check_running,
 )
+from provcheck.media.reading import display_name
 from provcheck.media.sampling import SamplingPolicy
 from provcheck.media.split import WHOLE, plan_segments, sample_segment
 from provcheck.media.video import file_sha256, sample_video
 from provcheck.services.ingest import stored_hashes
+from provcheck.services.workers import worker_pool
 from provcheck.signals.fingerprint import Fingerprint, fingerprint
 from provcheck.signals.keypoints import REFERENCE_FEATURES
 from provcheck.signals.thumbnail import Thumbnail, make_thumbnail
-from provcheck.store import Store
+from provcheck.store import SourceInfo, Store
 
 #: Segments planned per worker for one video: more than one, so that a worker whose segment
 #: decodes fast takes another instead of idling while the slowest finishes.
@@ -44,6 +46,7 @@ class VideoAddReport:
     """What adding one video did: frames stored, or why nothing was."""
 
     path: Path
+    source_id: int = 0  # the source the frames went to (0 while nothing was stored)
     frames_added: int = 0
     frames_present: int = 0
     duration: float = 0.0
@@ -105,7 +108,7 @@ def hash_segment(
         hashed.facts = facts
         for frame in frames:
             fp = fingerprint(frame.image, keypoints)
-            if fp.sufficient:
+            if not fp.flat:  # low-detail frames are stored, as low-detail stills are
                 thumb = make_thumbnail(frame.preview or frame.image) if thumbnails else None
                 hashed.frames.append(HashedFrame(frame.time, fp, thumb))
     except InputError as exc:
@@ -129,24 +132,34 @@ def merge_segments(
     frames: list[HashedFrame] = []
     for part in ordered:
         facts.duration = max(facts.duration, part.facts.duration)
+        facts.declared = max(facts.declared, part.facts.declared)
+        facts.decoded_pixels += part.facts.decoded_pixels
         facts.frames_decoded += part.facts.frames_decoded
         facts.frames_kept += part.facts.frames_kept
         facts.warnings.extend(w for w in part.facts.warnings if w not in facts.warnings)
         frames.extend(part.frames)
-    check_running(facts, limits or VideoLimits(), facts.duration)
+    limits = limits or VideoLimits()
+    check_running(facts, limits, facts.duration)
+    if facts.decoded_pixels > limits.max_decoded_pixels:
+        raise InputError(str(path), "more pixels to decode than the limit (frames x frame size)")
+    if len(ordered) > 1:  # a whole video read in one part was checked as it was read
+        check_complete(facts)
     return facts, frames
 
 
 def store_video(
     store: Store,
-    source_id: int,
+    source: int | SourceInfo,
     origin: str,
     facts: VideoFacts,
     frames: Iterable[HashedFrame],
-) -> tuple[int, int]:
-    """Write one video's frames as items of ``source_id`` in one transaction: (added, present)."""
+) -> tuple[int, int, int]:
+    """Write one video's frames as items of ``source`` in one transaction: (source id, added,
+    present). ``source`` is an id, or the provenance of a source that is created, if new, in the
+    same transaction: a source never exists without items."""
     added = present = 0
     with store.transaction():
+        source_id = source if isinstance(source, int) else store.ensure_source(source)[0]
         for frame in frames:
             fp = frame.fingerprint
             item_id, new = store.add_item(
@@ -165,7 +178,7 @@ def store_video(
                 store.put_thumbnail(item_id, frame.thumbnail)
             added += new
             present += not new
-    return added, present
+    return source_id, added, present
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +190,7 @@ class _Task:
 
 def add_videos(
     store: Store,
-    source_id: int,
+    source: int | SourceInfo,
     paths: Sequence[Path],
     *,
     origin_of: Callable[[Path], str] | None = None,
@@ -189,17 +202,19 @@ def add_videos(
     on_video: Callable[[VideoAddReport], None] | None = None,
     on_progress: Callable[[Path, float, float], None] | None = None,
 ) -> list[VideoAddReport]:
-    """Add videos as items of ``source_id``, sampled on ``jobs`` processes; a report per video,
-    in the order given (``on_video`` hears each as soon as it is stored).
+    """Add videos as items of ``source`` (an id, or provenance: the source is created with the
+    first frames stored), sampled on ``jobs`` processes; a report per video, in the order given
+    (``on_video`` hears each as soon as it is stored).
 
     One transaction per video: an interrupted or failed video leaves nothing behind and running
     again resumes (a video already stored in this source, same sha256, is not decoded again).
     ``on_progress(path, done, total)`` follows decoding: in seconds of video when one process
     samples the whole video, in segments when several share it.
     """
-    origin_of = origin_of or (lambda p: str(p.resolve()))
+    origin_of = origin_of or (lambda p: display_name(p.resolve()))
     limits = limits or VideoLimits()
     reports = [VideoAddReport(path) for path in paths]
+    known = _source_id(store, source)
     tasks: list[_Task] = []
     for n, path in enumerate(paths):
         try:
@@ -207,7 +222,7 @@ def add_videos(
         except InputError as exc:
             reports[n].error = str(exc)
         else:
-            reports[n].frames_present = store.count_items(source_id, sha256)
+            reports[n].frames_present = store.count_items(known, sha256) if known else 0
         if reports[n].error is not None or reports[n].frames_present:
             if on_video is not None:  # nothing to decode: done already
                 on_video(reports[n])
@@ -228,17 +243,23 @@ def add_videos(
             on_progress(report.path, done, report.segments)
         if done < report.segments:
             continue
-        finish_video(
-            store, source_id, origin_of, report, task.sha256, pending.pop(task.video), limits
-        )
+        finish_video(store, source, origin_of, report, task.sha256, pending.pop(task.video), limits)
         if on_video is not None:
             on_video(report)
     return reports
 
 
+def _source_id(store: Store, source: int | SourceInfo) -> int | None:
+    """The id of ``source`` if it is stored already (an id is taken as it is)."""
+    if isinstance(source, int):
+        return source
+    found = store.find_source(source.label)
+    return None if found is None else found.id
+
+
 def finish_video(
     store: Store,
-    source_id: int,
+    source: int | SourceInfo,
     origin_of: Callable[[Path], str],
     report: VideoAddReport,
     sha256: str,
@@ -261,8 +282,8 @@ def finish_video(
             f" ({facts.frames_decoded} frames decoded); not added"
         )
         return
-    report.frames_added, report.frames_present = store_video(
-        store, source_id, origin_of(path), facts, frames
+    report.source_id, report.frames_added, report.frames_present = store_video(
+        store, source, origin_of(path), facts, frames
     )
 
 
@@ -305,13 +326,13 @@ def _map(
                 progress = partial(on_progress, path)
             yield work(task, on_progress=progress)
         return
-    with ProcessPoolExecutor(max_workers=min(jobs, len(tasks))) as pool:
+    with worker_pool(min(jobs, len(tasks))) as pool:
         yield from pool.map(work, tasks, chunksize=1)
 
 
 def add_video(
     store: Store,
-    source_id: int,
+    source: int | SourceInfo,
     path: Path,
     *,
     origin: str,
@@ -322,14 +343,14 @@ def add_video(
     thumbnails: bool = False,
     jobs: int = 1,
 ) -> VideoAddReport:
-    """Sample one video and store its kept frames as items of ``source_id`` (origin +
-    frame_time): ``add_videos`` for one path. ``keypoints`` per kept frame (for partial matches)
+    """Sample one video and store its kept frames as items of ``source`` (origin + frame_time):
+    ``add_videos`` for one path. ``keypoints`` per kept frame (for partial matches)
     trades recall on crops for database size; ``thumbnails`` keeps a few-KB preview of each kept
     frame for the HTML report."""
     progress = None if on_progress is None else (lambda _p, done, total: on_progress(done, total))
     return add_videos(
         store,
-        source_id,
+        source,
         [path],
         origin_of=lambda _p: origin,
         policy=policy,

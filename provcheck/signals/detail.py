@@ -31,6 +31,12 @@ def grey_spread(image: Image.Image) -> float:
     return float(np.asarray(small, dtype=np.float32).std())
 
 
+def is_flat_grey(blocks: np.ndarray) -> bool:
+    """``is_flat`` for a block-averaged grey copy already at hand (a video sampler's thumbnail):
+    the spread of its levels under ``FLAT_SPREAD``."""
+    return blocks.size == 0 or float(np.asarray(blocks, dtype=np.float32).std()) < FLAT_SPREAD
+
+
 def is_flat(image: Image.Image) -> bool:
     """Nothing to compare: one colour, a black frame, a blank screen, noise on a flat colour."""
     return grey_spread(image) < FLAT_SPREAD

@@ -22,6 +22,7 @@ from provcheck.store.records import (
     SourceInfo,
     StoredHash,
     parse_date,
+    provenance_updates,
 )
 
 __all__ = [
@@ -41,4 +42,5 @@ __all__ = [
     "default_db_path",
     "open_store",
     "parse_date",
+    "provenance_updates",
 ]

@@ -5,7 +5,7 @@ them without a database."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date
 
 import numpy as np
@@ -41,6 +41,16 @@ class SourceInfo:
     notes: str | None = None
 
     def __post_init__(self) -> None:
+        for name in ("label", "category", "url", "first_seen", "license", "notes"):
+            value = getattr(self, name)
+            if value is None and name not in ("label", "category"):
+                continue
+            if not isinstance(value, str):
+                raise UsageError(f"{name.replace('_', '-')} must be text, not {value!r}")
+            if "\x00" in value or (not value.isprintable() and _unencodable(value)):
+                raise UsageError(
+                    f"{name.replace('_', '-')} must be text without NUL or lone surrogates"
+                )
         if not self.label.strip():
             raise UsageError("a source needs a non-empty --label")
         if self.category not in CATEGORIES:
@@ -49,6 +59,61 @@ class SourceInfo:
             )
         if self.first_seen is not None:
             parse_date(self.first_seen, "--first-seen")
+
+    @classmethod
+    def stored(cls, *values: object) -> SourceInfo:
+        """A source as a database holds it, not checked again: whatever a database made by hand
+        (or by an older provcheck) holds is shown as it is, never a reason for a scan to stop."""
+        info = object.__new__(cls)
+        for spec, value in zip(fields(cls), values, strict=False):
+            object.__setattr__(info, spec.name, value)
+        for spec in fields(cls)[len(values) :]:
+            object.__setattr__(info, spec.name, None)
+        return info
+
+    def check_new(self) -> SourceInfo:
+        """This source, refused if its label or URL hold control characters or are too long to be
+        names: what a new source (``db add``, an import) must pass. Stored ones are not checked
+        again (see ``stored``); printing them is made safe where they are printed."""
+        for name, text, longest in (("label", self.label, 1000), ("url", self.url, 4096)):
+            if text is None:
+                continue
+            if len(text) > longest:
+                raise UsageError(f"{name} is {len(text):,} characters long; at most {longest:,}")
+            if any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in text):
+                raise UsageError(f"{name} must not contain control characters, got {text!r}")
+        return self
+
+
+def provenance_updates(old: SourceInfo, new: SourceInfo) -> dict[str, str]:
+    """What adding ``new`` to the stored source ``old`` (same label) fills in: provenance that was
+    missing. Provenance that contradicts what is stored is refused (``UsageError``) rather than
+    history rewritten. Pure, so a command can check before it hashes anything."""
+    if old.category != new.category:
+        raise UsageError(
+            f"source {new.label!r} is already in the database as category {old.category!r};"
+            " use that category or another label"
+        )
+    updates: dict[str, str] = {}
+    for name in ("url", "first_seen", "license", "notes"):
+        new_value, old_value = getattr(new, name), getattr(old, name)
+        if new_value is None or new_value == old_value:
+            continue
+        if old_value is not None:
+            raise UsageError(
+                f"source {new.label!r} already has {name.replace('_', '-')} {old_value!r};"
+                f" refusing to change it to {new_value!r} (use another label)"
+            )
+        updates[name] = new_value
+    return updates
+
+
+def _unencodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def parse_date(text: str, what: str) -> date:

@@ -35,7 +35,10 @@ the earlier 64-keypoint layout are deleted when this sidecar is first written.)
 The manifest's ``key`` is ``Store.content_key()`` (the database's generation, bumped by a trigger
 on every hash insert or delete, plus its last hash row): when it no longer matches, the sidecar
 is stale and is rebuilt from SQLite, the source of truth. The folder is derived data: deleting it
-is always safe.
+is always safe. A fresh key is not enough to be used: every file must also match the seal that
+provcheck recorded in the user's cache folder when it wrote them (``store.seals``), so arrays
+swapped in by anyone else, however well-formed, are rebuilt rather than trusted. A ``<db>.arrays``
+that is a symbolic link is never used, and files are only ever created new, never through a link.
 """
 
 from __future__ import annotations
@@ -46,13 +49,14 @@ import json
 import os
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
 from provcheck.search.hash_index import HammingIndex, LinearIndex, MultiIndex, wants_multi_index
 from provcheck.search.keypoint_index import KeypointIndex
 from provcheck.signals.hashes import get_hasher
+from provcheck.store import seals
 from provcheck.store.interface import Store
 from provcheck.store.records import FEATURE_KIND, LEGACY_FEATURE_KINDS, KindArrays
 
@@ -66,13 +70,16 @@ KEYPOINT_SIDECAR_MIN_ITEMS = 1_000
 
 
 def sidecar_dir(db_path: Path) -> Path:
-    """Where the sidecar of the database at ``db_path`` lives (next to it when possible)."""
+    """Where the sidecar of the database at ``db_path`` lives: next to it when possible, never
+    through a symbolic link (a linked ``<db>.arrays`` would have rebuilds write, and delete,
+    files wherever it points), else in the user's cache folder."""
     db_path = Path(db_path).resolve()
     beside = db_path.with_name(db_path.name + ".arrays")
-    if beside.is_dir() and os.access(beside, os.W_OK):
-        return beside
-    if not beside.exists() and os.access(db_path.parent, os.W_OK):
-        return beside
+    if not beside.is_symlink():
+        if beside.is_dir() and os.access(beside, os.W_OK):
+            return beside
+        if not beside.exists() and os.access(db_path.parent, os.W_OK):
+            return beside
     import platformdirs
 
     digest = hashlib.sha256(str(db_path).encode("utf-8")).hexdigest()[:24]
@@ -134,6 +141,12 @@ def _remove_legacy(folder: Path) -> None:
                 old.unlink()
 
 
+def _created(path: Path) -> BinaryIO:
+    """A new file at ``path``, opened for writing: never an existing one, never through a link."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    return os.fdopen(os.open(path, flags, 0o644), "wb")
+
+
 def _manifest_path(folder: Path, kind: str) -> Path:
     return folder / f"{kind}.json"
 
@@ -152,6 +165,9 @@ def _read(
             or manifest.get("key") != key
         ):
             return None
+        sealed = [_manifest_path(folder, kind).name, *(manifest["files"][n] for n in names)]
+        if folder.is_symlink() or not seals.verified(folder, kind, sealed):
+            return None  # not as provcheck wrote it: rebuilt from the database
         loaded = {
             name: np.load(folder / manifest["files"][name], mmap_mode="r", allow_pickle=False)
             for name in names
@@ -205,12 +221,17 @@ def _write(
     extra: dict[str, Any],
 ) -> None:
     """Write the arrays under fresh names, then switch the manifest over in one rename, so a
-    reader sees the old sidecar or the new one, never a mix."""
+    reader sees the old sidecar or the new one, never a mix; then seal what was written
+    (``seals``). Nothing is written through a link: the folder must be a real one, and every
+    file is created new (an existing name, or a link under it, is an error)."""
     folder.mkdir(parents=True, exist_ok=True)
+    if folder.is_symlink() or not folder.is_dir():
+        raise OSError(f"{folder}: not a real folder; no sidecar written there")
     token = secrets.token_hex(6)
     files = {name: f"{kind}-{token}.{name}.npy" for name in data}
     for name, array in data.items():
-        np.save(folder / files[name], np.ascontiguousarray(array), allow_pickle=False)
+        with _created(folder / files[name]) as handle:
+            np.save(handle, np.ascontiguousarray(array), allow_pickle=False)
     manifest = {
         "format": FORMAT_NAME,
         "version": FORMAT_VERSION,
@@ -220,8 +241,10 @@ def _write(
         "files": files,
     }
     tmp = folder / f"{kind}-{token}.json.tmp"
-    tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True), encoding="utf-8")
+    with _created(tmp) as handle:
+        handle.write(json.dumps(manifest, indent=1, sort_keys=True).encode("utf-8"))
     tmp.replace(_manifest_path(folder, kind))
+    seals.seal(folder, kind, [_manifest_path(folder, kind).name, *files.values()])
     # Earlier generations' files: a process still reading them keeps its mapping (POSIX); where
     # the system refuses to delete an open file, the next rebuild tries again.
     for old in folder.glob(f"{kind}-*.npy"):

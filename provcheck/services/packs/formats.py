@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from provcheck.errors import FormatError, UsageError
+from provcheck.media.reading import display_name
+from provcheck.services.packs import fields
 from provcheck.services.packs.records import (
     FORMAT_NAME,
     PackItem,
@@ -72,6 +74,7 @@ def read_records(
     default: SourceInfo | None,
     facts: ReadFacts,
 ) -> Iterator[PackSource | PackItem]:
+    name = display_name(name)  # it becomes items' origins: text SQLite can store
     if kind == EXPORT:
         return _read_export(lines, name, facts)
     if default is None:
@@ -171,6 +174,10 @@ def _read_pdq_list(
                 f"{name}:{number}: expected 64 hex digits and an optional label, got {line[:80]!r}"
             )
         hex_digits, label = found.group(1).lower(), (found.group(2) or "").strip()
+        try:
+            label = fields.text(label, "label", longest=1000, single_line=True) if label else None
+        except ValueError as exc:
+            raise FormatError(f"{name}:{number}: {exc}") from None
         label = label or default.label
         if label not in sources:
             sources.add(label)
@@ -225,7 +232,11 @@ def _read_vpdq(
         quality = int(found.group(2))
         if quality > 100:
             raise FormatError(f"{name}:{number}: quality {quality} is over 100")
-        frames.append((quality, found.group(3).lower(), float(found.group(4))))
+        try:
+            timestamp = fields.seconds(float(found.group(4)), "timestamp")
+        except ValueError as exc:
+            raise FormatError(f"{name}:{number}: {exc}") from None
+        frames.append((quality, found.group(3).lower(), timestamp or 0.0))
     if not frames:
         raise FormatError(f"{name}: no vPDQ lines")
     key = video_key(name, frames)

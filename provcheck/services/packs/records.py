@@ -13,6 +13,7 @@ import binascii
 from dataclasses import dataclass
 from typing import Any
 
+from provcheck.services.packs import fields
 from provcheck.signals.hashes import Hash, get_hasher
 from provcheck.signals.keypoints import Features
 from provcheck.signals.thumbnail import Thumbnail, thumbnail_from_untrusted
@@ -111,7 +112,7 @@ def item_record(
 def check_header(record: dict[str, Any]) -> int:
     """The version of a header line this provcheck reads; ValueError for any other."""
     version = record.get("version")
-    if version not in READABLE_VERSIONS:
+    if type(version) is not int or version not in READABLE_VERSIONS:
         raise ValueError(
             f"export format version {version!r}; this provcheck reads versions"
             f" {', '.join(map(str, READABLE_VERSIONS))} (upgrade provcheck)"
@@ -130,27 +131,25 @@ def parse_source(record: dict[str, Any]) -> PackSource:
         first_seen=_optional_text(record, "first_seen"),
         license=_optional_text(record, "license"),
         notes=_optional_text(record, "notes"),
-    )
-    key = record["key"]
-    if not isinstance(key, int | str) or isinstance(key, bool):
-        raise ValueError("source key must be a number or a string")
-    return PackSource(key, info)
+    ).check_new()  # types, NUL, dates; no control characters in a label or a URL
+    return PackSource(fields.key(record["key"], "key"), info)
 
 
 def parse_item(record: dict[str, Any]) -> PackItem:
-    hashes = record["hashes"]
-    if not isinstance(hashes, list):
-        raise ValueError("hashes must be a list")
+    """An item line, every field checked for its type and range (``fields``): what gets in
+    is what a later scan can rely on."""
     features = record.get("features")
     return PackItem(
-        source_key=record["source"],
-        origin=_text(record, "origin"),
-        item_key=_text(record, "item_key"),
-        sha256=_optional_text(record, "sha256"),
-        width=_optional_int(record, "width"),
-        height=_optional_int(record, "height"),
-        frame_time=_optional_float(record, "frame_time"),
-        hashes=[_stored_hash(h) for h in hashes],
+        source_key=fields.key(record["source"], "source"),
+        origin=fields.text(record["origin"], "origin", longest=fields.MAX_ORIGIN),
+        item_key=fields.text(
+            record["item_key"], "item_key", longest=fields.MAX_KEY, single_line=True
+        ),
+        sha256=fields.sha256(record.get("sha256")),
+        width=fields.count(record.get("width"), "width", top=fields.MAX_SIDE),
+        height=fields.count(record.get("height"), "height", top=fields.MAX_SIDE),
+        frame_time=fields.seconds(record.get("frame_time"), "frame_time"),
+        hashes=[_stored_hash(h) for h in fields.hash_list(record["hashes"])],
         thumbnail=_thumbnail(record.get("thumbnail")),
         features=None if features is None else parse_features(features),
     )
@@ -187,22 +186,6 @@ def _optional_text(record: dict[str, Any], name: str) -> str | None:
     return value
 
 
-def _optional_int(record: dict[str, Any], name: str) -> int | None:
-    value = record.get(name)
-    if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
-        raise ValueError(f"{name} must be an integer or null")
-    return value
-
-
-def _optional_float(record: dict[str, Any], name: str) -> float | None:
-    value = record.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        raise ValueError(f"{name} must be a number or null")
-    return float(value)
-
-
 def _thumbnail(record: Any) -> Thumbnail | None:
     """An item's optional preview, checked and re-encoded (an import file may be hostile)."""
     if record is None:
@@ -216,17 +199,12 @@ def _thumbnail(record: Any) -> Thumbnail | None:
     return thumbnail_from_untrusted(str(record.get("mime")), data)
 
 
-def _stored_hash(record: Any) -> StoredHash:
-    if not isinstance(record, dict):
-        raise ValueError("each hash must be a JSON object")
-    region = record.get("region")
-    if region is not None and (not isinstance(region, list) or len(region) != 4):
-        raise ValueError("region must be null or [x, y, w, h]")
-    quality = _optional_int(record, "quality")
+def _stored_hash(record: dict[str, Any]) -> StoredHash:
+    kind, digits = fields.hash_kind_and_hex(record)
     return StoredHash(
-        _hash(_text(record, "kind"), _text(record, "hex")),
-        quality,
-        tuple(float(v) for v in region) if region else None,  # type: ignore[arg-type]
+        _hash(kind, digits),
+        fields.count(record.get("quality"), "quality", top=100),
+        fields.region(record.get("region")),
     )
 
 

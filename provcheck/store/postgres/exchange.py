@@ -33,7 +33,7 @@ class PostgresExchange(PostgresWrites):
         return [
             Source(
                 int(r[0]),
-                SourceInfo(*r[1:7]),
+                SourceInfo.stored(*r[1:7]),
                 int(r[7]),
                 PackOrigin(*r[8:14]) if r[8] is not None else None,
             )

@@ -56,7 +56,7 @@ class PostgresReads:
             " WHERE label = %s",
             (label,),
         )
-        return None if row is None else Source(int(row[0]), SourceInfo(*row[1:]))
+        return None if row is None else Source(int(row[0]), SourceInfo.stored(*row[1:]))
 
     def count_items(self, source_id: int, item_key: str) -> int:
         """How many items of ``source_id`` have ``item_key`` (a video's frames share one key)."""
@@ -92,7 +92,7 @@ class PostgresReads:
             rows = self._db.all(f"{_ITEMS} WHERE i.source_id = %s ORDER BY i.id", (source_id,))
         else:
             rows = self._db.all(f"{_ITEMS} ORDER BY i.id")
-        records = [ItemRecord(*r[:8], source=SourceInfo(*r[8:14])) for r in rows]  # type: ignore[call-arg]
+        records = [ItemRecord(*r[:8], source=SourceInfo.stored(*r[8:14])) for r in rows]  # type: ignore[call-arg]
         if with_hashes and records:
             by_item = self._hashes_by_item([r.id for r in records])
             for record in records:

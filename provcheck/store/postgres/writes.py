@@ -16,7 +16,7 @@ from provcheck.errors import DatabaseError, UsageError
 from provcheck.signals.keypoints import Features
 from provcheck.signals.thumbnail import MIME_TYPES, Thumbnail
 from provcheck.store.postgres.transactions import PostgresTransactions
-from provcheck.store.records import SourceInfo, StoredHash
+from provcheck.store.records import SourceInfo, StoredHash, provenance_updates
 
 IDENTITY = "(source_id, item_key, COALESCE(frame_time, -1.0))"
 ITEM_COLUMNS = "source_id, origin, item_key, sha256, width, height, frame_time"
@@ -66,24 +66,10 @@ class PostgresWrites(PostgresTransactions):
             )
             if row is None:  # removed between the two statements
                 raise DatabaseError(f"{self._db.where}: source {info.label!r} was just removed")
-            source_id, old = int(row[0]), SourceInfo(*row[1:])
-            if old.category != info.category:
-                raise UsageError(
-                    f"source {info.label!r} is already in the database as category"
-                    f" {old.category!r}; use that category or another label"
-                )
-            for name in ("url", "first_seen", "license", "notes"):
-                new_value, old_value = getattr(info, name), getattr(old, name)
-                if new_value is None or new_value == old_value:
-                    continue
-                if old_value is not None:
-                    raise UsageError(
-                        f"source {info.label!r} already has {name.replace('_', '-')}"
-                        f" {old_value!r}; refusing to change it to {new_value!r} (use another"
-                        " label)"
-                    )
+            source_id = int(row[0])
+            for name, value in provenance_updates(SourceInfo.stored(*row[1:]), info).items():
                 self._db.execute(
-                    f"UPDATE sources SET {name} = %s WHERE id = %s", (new_value, source_id)
+                    f"UPDATE sources SET {name} = %s WHERE id = %s", (value, source_id)
                 )
             return source_id, False
 

@@ -37,7 +37,7 @@ class SqliteExchange(SqliteWrites):
         return [
             Source(
                 r[0],
-                SourceInfo(*r[1:7]),
+                SourceInfo.stored(*r[1:7]),
                 r[7],
                 PackOrigin(*r[8:14]) if r[8] is not None else None,
             )

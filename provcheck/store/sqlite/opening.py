@@ -7,18 +7,44 @@ so a wrong ``--db`` cannot damage anything.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 from provcheck.errors import DatabaseError
+from provcheck.store.sqlite.guard import database_error, lock_wait_s
 from provcheck.store.sqlite.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 from provcheck.store.sqlite.store import SqliteStore
 
 
+def _readonly_uri(path: Path) -> str:
+    """The URI that opens ``path`` without writing a byte, even in a folder that cannot be
+    written: a WAL database needs its ``-shm`` file there, which a read-only folder cannot give.
+    With no ``-shm`` and no pending ``-wal`` no writer can exist, so the file is read as
+    immutable; a pending ``-wal`` there cannot be read at all, and saying so beats a wrong
+    "not a provcheck database"."""
+    uri = f"{path.resolve().as_uri()}?mode=ro"
+    if os.access(path.parent, os.W_OK | os.X_OK):
+        return uri
+    wal, shm = (path.with_name(path.name + suffix) for suffix in ("-wal", "-shm"))
+    pending = wal.exists() and wal.stat().st_size > 0
+    if pending and not shm.exists():
+        raise DatabaseError(
+            f"{path}: has unfinished writes in {wal.name} and its folder is read-only, so they"
+            " cannot be read; open it once where its folder can be written (or copy both files)"
+        )
+    return uri if shm.exists() else uri + "&immutable=1"
+
+
+def _text(data: bytes) -> str:
+    """A stored text as a string even if it is not UTF-8 (a database made by hand)."""
+    return data.decode("utf-8", "replace")
+
+
 def _probe(path: Path) -> tuple[int, int, int]:
     """(application_id, user_version, table count) read without writing a byte."""
-    uri = f"{path.resolve().as_uri()}?mode=ro"
+    uri = _readonly_uri(path)
     try:
         conn = sqlite3.connect(uri, uri=True)
         try:
@@ -28,6 +54,8 @@ def _probe(path: Path) -> tuple[int, int, int]:
         finally:
             conn.close()
     except sqlite3.DatabaseError as exc:
+        if getattr(exc, "sqlite_errorname", "SQLITE_NOTADB") != "SQLITE_NOTADB":
+            raise database_error(path, exc) from None  # ours, perhaps, but locked or unreadable
         raise DatabaseError(
             f"{path}: not a provcheck database ({exc}); refusing to use or change it"
         ) from None
@@ -74,24 +102,23 @@ def open_sqlite(path: Path, *, create: bool = False, readonly: bool = False) -> 
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise DatabaseError(f"{path}: cannot create the database folder ({exc})") from None
+    wait = lock_wait_s()
     try:
         if readonly:
             conn = sqlite3.connect(
-                f"{path.resolve().as_uri()}?mode=ro",
-                uri=True,
-                isolation_level=None,
-                check_same_thread=False,
+                _readonly_uri(path), uri=True, isolation_level=None, check_same_thread=False
             )
         else:
             conn = sqlite3.connect(
-                path, isolation_level=None, timeout=30.0, check_same_thread=False
+                path, isolation_level=None, timeout=wait, check_same_thread=False
             )
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
+        conn.text_factory = _text
         conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute("PRAGMA busy_timeout = 30000")
+        conn.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
     except sqlite3.Error as exc:
-        raise DatabaseError(f"{path}: cannot open ({exc})") from None
+        raise database_error(path, exc) from None
     store = SqliteStore(conn, path, writable=not readonly)
     if not readonly:
         _migrate(conn, path)

@@ -4,6 +4,7 @@ read-only (the bundled pack, a shared copy on a read-only medium)."""
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -16,16 +17,25 @@ from provcheck.signals.hashes import Hash
 from provcheck.signals.keypoints import Features
 from provcheck.signals.thumbnail import MIME_TYPES, Thumbnail
 from provcheck.store.records import ItemRecord, Source, SourceInfo, StoredHash
+from provcheck.store.sqlite.guard import GuardedConnection
 
 #: Ids per ``IN (...)`` statement: SQLite caps a statement's parameters (999 in old builds).
 _IN_CHUNK = 500
+
+
+def _finite(value: Any) -> Any:
+    """A stored number that is a real one, else None: a database made by hand may hold infinity
+    or NaN where a time or a fraction belongs, and no scan or JSON output should choke on it."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 class SqliteReads:
     """Queries over an open connection; the base of ``SqliteStore``."""
 
     def __init__(self, conn: sqlite3.Connection, path: Path, *, writable: bool) -> None:
-        self._conn = conn
+        self._conn = GuardedConnection(conn, path)
         self.path = path
         self.writable = writable
 
@@ -53,7 +63,7 @@ class SqliteReads:
             " WHERE label = ?",
             (label,),
         ).fetchone()
-        return None if row is None else Source(row[0], SourceInfo(*row[1:]))
+        return None if row is None else Source(row[0], SourceInfo.stored(*row[1:]))
 
     def count_items(self, source_id: int, item_key: str) -> int:
         """How many items of ``source_id`` have ``item_key`` (a video's frames share one key)."""
@@ -97,7 +107,7 @@ class SqliteReads:
         else:
             rows = self._conn.execute(f"{base} ORDER BY i.id").fetchall()
         records = [
-            ItemRecord(*r[:8], source=SourceInfo(*r[8:14]))  # type: ignore[call-arg]
+            ItemRecord(*r[:7], _finite(r[7]), source=SourceInfo.stored(*r[8:14]))  # type: ignore[call-arg]
             for r in rows
         ]
         if with_hashes and records:
@@ -113,7 +123,7 @@ class SqliteReads:
             " WHERE item_id IN ({}) ORDER BY id"
         )
         for item_id, kind, bits, quality, *region in self._rows_in(sql, item_ids):
-            reg = None if region[0] is None else tuple(region)
+            reg = None if any(_finite(v) is None for v in region) else tuple(region)
             out.setdefault(item_id, []).append(
                 StoredHash(Hash(kind, bytes(bits)), quality, reg)  # type: ignore[arg-type]
             )

@@ -3,14 +3,15 @@ all-or-nothing transactions that also keep the packed search arrays current."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from provcheck.errors import UsageError
+from provcheck.errors import DatabaseError, UsageError
 from provcheck.signals.keypoints import Features
 from provcheck.signals.thumbnail import MIME_TYPES, Thumbnail
-from provcheck.store.records import SourceInfo, StoredHash
+from provcheck.store.records import SourceInfo, StoredHash, provenance_updates
 from provcheck.store.sqlite.packing import SqlitePacking
 
 INSERT_HASH = (
@@ -47,7 +48,9 @@ class SqliteWrites(SqlitePacking):
             if self.generation() != before:
                 self._refresh_packed()
         except BaseException:
-            self._conn.execute("ROLLBACK")
+            if self._conn.in_transaction:  # SQLite may have rolled back already (a full disk)
+                with contextlib.suppress(DatabaseError):
+                    self._conn.execute("ROLLBACK")
             raise
         self._conn.execute("COMMIT")
 
@@ -74,24 +77,7 @@ class SqliteWrites(SqlitePacking):
                 ),
             )
             return int(cur.lastrowid or 0), True
-        old = existing.info
-        if old.category != info.category:
-            raise UsageError(
-                f"source {info.label!r} is already in the database as category {old.category!r};"
-                " use that category or another label"
-            )
-        updates: dict[str, str] = {}
-        for name in ("url", "first_seen", "license", "notes"):
-            new_value, old_value = getattr(info, name), getattr(old, name)
-            if new_value is None or new_value == old_value:
-                continue
-            if old_value is not None:
-                raise UsageError(
-                    f"source {info.label!r} already has {name.replace('_', '-')} {old_value!r};"
-                    f" refusing to change it to {new_value!r} (use another label)"
-                )
-            updates[name] = new_value
-        for name, value in updates.items():
+        for name, value in provenance_updates(existing.info, info).items():
             self._conn.execute(f"UPDATE sources SET {name} = ? WHERE id = ?", (value, existing.id))
         return existing.id, False
 
