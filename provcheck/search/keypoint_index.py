@@ -76,6 +76,15 @@ class VoteArrays:
     def empty(cls) -> VoteArrays:
         return cls(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float64))
 
+    def as_votes(self) -> dict[int, Votes]:
+        """One ``Votes`` per item: for callers that look a few items up, not for whole tallies."""
+        return {
+            int(item): Votes(int(n), float(s))
+            for item, n, s in zip(
+                self.items.tolist(), self.counts.tolist(), self.scores.tolist(), strict=True
+            )
+        }
+
 
 class KeypointIndex:
     """Inverted file over the 16-bit chunks of reference descriptors (see the module docstring).
@@ -192,13 +201,7 @@ class KeypointIndex:
         """Items owning a descriptor within ``max_distance`` of some query keypoint.
 
         Each query keypoint votes once per item (several close rows of one item count once)."""
-        found = self.vote_arrays(query, max_distance)
-        return {
-            int(item): Votes(int(n), float(s))
-            for item, n, s in zip(
-                found.items.tolist(), found.counts.tolist(), found.scores.tolist(), strict=True
-            )
-        }
+        return self.vote_arrays(query, max_distance).as_votes()
 
     def vote_arrays(self, query: np.ndarray | None, max_distance: int) -> VoteArrays:
         """``votes`` as arrays, items ascending: at 100k references a query's keypoints reach

@@ -51,13 +51,7 @@ class TieredKeypointIndex:
 
     def votes(self, query: np.ndarray | None, max_distance: int) -> dict[int, Votes]:
         """Items owning a descriptor within ``max_distance`` of some query keypoint."""
-        found = self.vote_arrays(query, max_distance)
-        return {
-            int(item): Votes(int(n), float(s))
-            for item, n, s in zip(
-                found.items.tolist(), found.counts.tolist(), found.scores.tolist(), strict=True
-            )
-        }
+        return self.vote_arrays(query, max_distance).as_votes()
 
     def vote_arrays(self, query: np.ndarray | None, max_distance: int) -> VoteArrays:
         if query is None or len(query) == 0 or len(self) == 0:
