@@ -11,6 +11,22 @@ Route = tuple[int, Mapping[str, str], bytes]
 
 
 @contextmanager
+def loopback_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """Serve ``handler`` on a free loopback port; yields the base URL. Each request runs in a
+    daemon thread, so a handler that never finishes (a hostile server) cannot hold a test up."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@contextmanager
 def serve_routes(routes: Mapping[str, Route]) -> Iterator[str]:
     """Serve ``path -> (status, headers, body)`` on a free loopback port; yields the base URL."""
 
@@ -28,12 +44,5 @@ def serve_routes(routes: Mapping[str, Route]) -> Iterator[str]:
         def log_message(self, *_args: object) -> None:
             return None
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with loopback_server(Handler) as url:
+        yield url

@@ -9,7 +9,8 @@ from http.server import BaseHTTPRequestHandler
 
 import pytest
 
-from tests.hostile_corpus import SlowDrip, invoke, jsonl, misbehaving_server
+from tests.hostile_corpus import SlowDrip, invoke, jsonl
+from tests.http_fixtures import loopback_server
 
 pytestmark = pytest.mark.slow
 
@@ -37,7 +38,7 @@ class DripPage(SlowDrip):
 
 @pytest.mark.parametrize("handler", [SlowDrip, SlowHeaders, DripPage])
 def test_a_slow_drip_url_ends_at_the_total_deadline(ref_db, handler):
-    with misbehaving_server(handler) as base:
+    with loopback_server(handler) as base:
         started = time.monotonic()
         result = invoke(
             "scan", f"{base}/slow", "--db", ref_db, "--allow-private", "--format", "jsonl",

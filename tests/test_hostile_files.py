@@ -25,10 +25,10 @@ from tests.hostile_corpus import (
     grey_16bit,
     invoke,
     jsonl,
-    misbehaving_server,
     run,
     stderr_lines,
 )
+from tests.http_fixtures import loopback_server
 
 pytestmark = pytest.mark.slow
 
@@ -132,7 +132,7 @@ def test_animated_gif_cpu_bomb_by_url_is_refused_fast(ref_db):
         def log_message(self, *_args):
             return None
 
-    with misbehaving_server(Gif) as base:
+    with loopback_server(Gif) as base:
         result = _scan(f"{base}/bomb.gif", ref_db, "--allow-private", timeout=20)
     (row,), _summary = jsonl(result)
     assert row["status"] == "error" and "bomb.gif" in row["error"]

@@ -12,7 +12,8 @@ from http.server import BaseHTTPRequestHandler
 
 import pytest
 
-from tests.hostile_corpus import invoke, misbehaving_server, no_terminal_controls, stderr_lines
+from tests.hostile_corpus import invoke, no_terminal_controls, stderr_lines
+from tests.http_fixtures import loopback_server
 
 pytestmark = pytest.mark.slow
 
@@ -127,7 +128,7 @@ def test_urls_and_server_messages_are_printed_harmlessly(ref_db):
         def log_message(self, *_args):
             return None
 
-    with misbehaving_server(Hostile) as base:
+    with loopback_server(Hostile) as base:
         result = invoke(
             "scan", f"{base}/x{ESCAPES}.jpg", f"http://127.0.0.1:9/{ESCAPES}{FORGED}.jpg",
             "--db", ref_db, "--allow-private",

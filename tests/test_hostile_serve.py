@@ -28,10 +28,10 @@ from tests.hostile_corpus import (
     free_port,
     kill_all,
     kill_group,
-    misbehaving_server,
     provcheck_exe,
     wait_until,
 )
+from tests.http_fixtures import loopback_server
 
 pytestmark = pytest.mark.slow
 
@@ -135,7 +135,7 @@ def test_a_gif_bomb_by_upload_or_url_is_refused_fast(server, pictures):
     started = time.monotonic()
     doc = _json(server.upload(bomb, "bomb.gif"))
     assert doc["results"][0]["status"] in ("error", "clean", "insufficient")
-    with misbehaving_server(Gif) as base:
+    with loopback_server(Gif) as base:
         doc = _json(server.scan_url(f"{base}/bomb.gif"))
     (result,) = doc["results"]
     assert result["status"] == "error" and "bomb.gif" in result["error"]
@@ -146,7 +146,7 @@ def test_a_gif_bomb_by_upload_or_url_is_refused_fast(server, pictures):
 
 def test_slow_drip_urls_do_not_starve_uploads(server, pictures):
     known = pictures["known"].read_bytes()
-    with misbehaving_server(SlowDrip) as base, ThreadPoolExecutor(46) as pool:
+    with loopback_server(SlowDrip) as base, ThreadPoolExecutor(46) as pool:
         slow = [pool.submit(server.scan_url, f"{base}/drip{n}.jpg") for n in range(45)]
         time.sleep(1.0)
         started = time.monotonic()
@@ -248,7 +248,7 @@ def test_a_dead_worker_is_replaced(server, pictures):
 
 
 def test_sigterm_stops_the_server_within_5_s_even_with_slow_requests(ref_db, pictures):
-    with serving(ref_db) as running, misbehaving_server(SlowDrip) as base:
+    with serving(ref_db) as running, loopback_server(SlowDrip) as base:
         pool = ThreadPoolExecutor(4)
         for n in range(3):
             pool.submit(running.scan_url, f"{base}/drip{n}.jpg", 60)
