@@ -4,6 +4,7 @@ a progress bar on terminals."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -122,29 +123,17 @@ def _add_here(
 
     show_bar = sys.stderr.isatty() and len(stills) > 1
     with ProgressBar(sys.stderr, len(stills), "adding", enabled=show_bar) as bar:
-
-        def on_item(_path: Path, error: str | None) -> None:
-            with bar.above():  # an error line must not be glued to the bar
-                if error:
-                    say(f"provcheck: error: {error}", err=True)
-                bar.advance()
-
         report = add_files(
             store,
             source,
             stills,
             jobs=jobs or default_jobs(),
-            on_item=on_item,
+            on_item=_item_line(bar),
             thumbnails=thumbnails,
         )
     # The source is named by its provenance: created, if new, with its first frames.
     for done in _add_videos(store, source, videos, policy, thumbnails, jobs):
-        if done.source_id and not report.source_id:
-            report.source_id, report.source_created = done.source_id, True
-        report.added += done.frames_added
-        report.already_present += done.frames_present
-        if done.error:
-            report.errors.append(done.error)
+        done.add_to(report)
     return report
 
 
@@ -169,21 +158,28 @@ def _add_on_cluster(
         cluster_client(address, workers) as client,
     ):
 
-        def on_item(_path: Path, error: str | None) -> None:
-            with bar.above():  # an error line must not be glued to the bar
-                if error:
-                    say(f"provcheck: error: {error}", err=True)
-                bar.advance()
-
         def on_video(done: VideoAddReport) -> None:
             with bar.above():
                 _say_video(done)
                 bar.advance()
 
         run = ClusterAdd(
-            client, store, thumbnails, policy=policy, on_item=on_item, on_video=on_video
+            client, store, thumbnails, policy=policy, on_item=_item_line(bar), on_video=on_video
         )
         return run.run(source, [p.resolve() for p in stills], [v.resolve() for v in videos])
+
+
+def _item_line(bar: ProgressBar) -> Callable[[Path, str | None], None]:
+    """What each still's result does on the terminal: its error line (above the bar, never
+    glued to it), then one step of the bar."""
+
+    def on_item(_path: Path, error: str | None) -> None:
+        with bar.above():
+            if error:
+                say(f"provcheck: error: {error}", err=True)
+            bar.advance()
+
+    return on_item
 
 
 def _collect(paths: tuple[Path, ...]) -> tuple[list[Path], list[str]]:

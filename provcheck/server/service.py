@@ -79,10 +79,7 @@ class ScanService:
     def __init__(self, references: References, settings: ServeSettings) -> None:
         self.references = references
         self.settings = settings
-        self.database_stats = [
-            {"role": ref.role, **store.stats()}
-            for store, ref in zip(references.stores, references.refs, strict=True)
-        ]
+        self.database_stats = self._database_stats()
         self.workers = IsolatedWorkers(settings.workers, (hash_bytes, (b"", "warm-up")))
         self.url_slots = URL_SCANS_PER_WORKER * settings.workers
         self._fetchers = ThreadPoolExecutor(max_workers=self.url_slots, thread_name_prefix="fetch")
@@ -97,6 +94,15 @@ class ScanService:
         )
         self._refresher.start()
 
+    def _database_stats(self) -> list[dict[str, Any]]:
+        """Each database's role and counts, for /v1/stats (read when loaded or reloaded, not per
+        request)."""
+        refs = self.references
+        return [
+            {"role": ref.role, **store.stats()}
+            for store, ref in zip(refs.stores, refs.refs, strict=True)
+        ]
+
     def _keep_fresh(self) -> None:
         """Every ``refresh_s``: load what changed in the databases (a colleague's new
         references are matchable without a restart). A failed check (the server unreachable for
@@ -104,12 +110,7 @@ class ScanService:
         while not self._stop.wait(self.settings.refresh_s):
             try:
                 if self.references.refresh():
-                    self.database_stats = [
-                        {"role": ref.role, **store.stats()}
-                        for store, ref in zip(
-                            self.references.stores, self.references.refs, strict=True
-                        )
-                    ]
+                    self.database_stats = self._database_stats()
             except ProvcheckError as exc:
                 print(
                     f"provcheck serve: warning: could not reload references: {exc}", file=sys.stderr

@@ -113,12 +113,7 @@ class ClusterAdd:
         writer.flush()
         for index in range(len(self._videos)):
             done = self._video_result(index)
-            if done.source_id and not report.source_id:  # the source came with these frames
-                report.source_id, report.source_created = done.source_id, True
-            report.added += done.frames_added
-            report.already_present += done.frames_present
-            if done.error:
-                report.errors.append(done.error)
+            done.add_to(report)
             if self.on_video is not None:
                 self.on_video(done)
         return report

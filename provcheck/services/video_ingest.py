@@ -29,7 +29,7 @@ from provcheck.media.reading import display_name
 from provcheck.media.sampling import SamplingPolicy
 from provcheck.media.split import WHOLE, plan_segments, sample_segment
 from provcheck.media.video import file_sha256, sample_video
-from provcheck.services.ingest import stored_hashes
+from provcheck.services.ingest import AddReport, stored_hashes
 from provcheck.services.workers import worker_pool
 from provcheck.signals.fingerprint import Fingerprint, fingerprint
 from provcheck.signals.keypoints import REFERENCE_FEATURES
@@ -54,6 +54,16 @@ class VideoAddReport:
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
     segments: int = 1  # segments sampled (in parallel when more than one)
+
+    def add_to(self, report: AddReport) -> None:
+        """Count this video into the report of a whole ``db add``: its frames, its error, and
+        the source if these frames created it (a source is created with its first items)."""
+        if self.source_id and not report.source_id:
+            report.source_id, report.source_created = self.source_id, True
+        report.added += self.frames_added
+        report.already_present += self.frames_present
+        if self.error:
+            report.errors.append(self.error)
 
 
 @dataclass(frozen=True, slots=True)
