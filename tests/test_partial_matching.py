@@ -223,6 +223,32 @@ def test_spread_ranks_keypoints_per_cell_as_the_plain_loop_does():
         assert _spread(points, responses, (640, 360), keep).tolist() == expected.tolist()
 
 
+@pytest.mark.parametrize("blur", [0, 6])  # 6: a soft picture, described from three tiers
+def test_only_the_chosen_keypoints_are_described_and_as_orb_describes_them(blur):
+    """Descriptors are computed for the keypoints kept, not for all three candidates each: they
+    must be what describing every candidate gives (ORB's own detectAndCompute), keypoint by
+    keypoint, whatever order OpenCV hands them back in."""
+    import cv2
+    from PIL import ImageFilter
+
+    picture = Image.open(DATA / "wesnoth.jpg").convert("RGB").resize((640, 360))  # not enlarged
+    picture = picture.filter(ImageFilter.GaussianBlur(blur)) if blur else picture
+    grey = np.asarray(picture.convert("L"))
+    by_place: dict[tuple[float, float], set[bytes]] = {}
+    for threshold in (3, 5, 10):
+        orb = cv2.ORB_create(
+            nfeatures=3 * REFERENCE_FEATURES, fastThreshold=threshold, edgeThreshold=15,
+            patchSize=31,
+        )  # fmt: skip
+        keypoints, descriptors = orb.detectAndCompute(grey, None)
+        for keypoint, descriptor in zip(keypoints, descriptors, strict=True):
+            by_place.setdefault(keypoint.pt, set()).add(descriptor.tobytes())
+    features = extract(picture, REFERENCE_FEATURES)
+    assert len(features) == REFERENCE_FEATURES
+    for point, descriptor in zip(features.points.tolist(), features.descriptors, strict=True):
+        assert descriptor.tobytes() in by_place[tuple(point)]
+
+
 def _symmetric_hud_frame() -> Image.Image:
     """A game frame between two HUD panels that mirror each other, as many games draw them."""
     game = Image.open(DATA / "wesnoth.jpg").convert("RGB").resize((512, 288))

@@ -66,3 +66,59 @@ def test_two_jobs_store_what_one_job_stores(tmp_path):
             assert report.duration > 19.0
     assert set(stored[1]) <= set(stored[2])
     assert len(stored[2]) - len(stored[1]) <= 1
+
+
+def test_segments_are_handed_out_as_they_are_planned(tmp_path, monkeypatch):
+    """The first segment is sampled while the later boundaries are still being found."""
+    from provcheck.media import split
+
+    video = write_keyframed(tmp_path / "long.mp4")
+    found = []
+    keyframe_at = split._keyframe_at_or_before
+    monkeypatch.setattr(
+        split, "_keyframe_at_or_before", lambda *a: found.append(a) or keyframe_at(*a)
+    )
+    segments = split.iter_segments(video, 4, min_seconds=4.0)
+    first = next(segments)
+    assert len(found) == 1 and first.start == 0.0 and first.end is not None
+    assert [first, *segments] == plan_segments(video, 4, min_seconds=4.0)
+
+
+def _stored(frame):
+    """What is stored of a hashed frame: time, hashes, quality, keypoints and preview."""
+    fp = frame.fingerprint
+    return frame.time, dict(fp.hashes), fp.quality, fp.features.to_blob(), frame.thumbnail
+
+
+def test_decoding_on_a_second_thread_gives_the_same_frames_and_errors(tmp_path):
+    from provcheck.services.video_ingest import hash_segment
+
+    video = write_keyframed(tmp_path / "long.mp4")
+    for segment in [WHOLE, *plan_segments(video, 2, min_seconds=4.0)]:
+        plain = hash_segment(video, segment, thumbnails=True)
+        overlapped = hash_segment(video, segment, thumbnails=True, overlap=True)
+        assert plain.error is None and overlapped.error is None
+        assert [_stored(f) for f in plain.frames] == [_stored(f) for f in overlapped.frames]
+        assert plain.facts == overlapped.facts
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(video.read_bytes()[: video.stat().st_size // 2])
+    plain, overlapped = (hash_segment(cut, WHOLE, overlap=o) for o in (False, True))
+    assert plain.error is not None and overlapped.error == plain.error
+
+
+def test_every_video_of_a_call_is_stored_on_one_job_and_on_two(tmp_path):
+    """Several short videos (one segment each): in this process with one job, on the pool with
+    two. (One job once lost the second video: it was taken from the plan to choose between them.)"""
+    from provcheck.services.video_ingest import add_videos
+
+    videos = [
+        write_keyframed(tmp_path / f"clip{n}.mp4", seconds_per_scene=1.0, scenes=2 + n)
+        for n in range(3)
+    ]
+    for jobs in (1, 2):
+        with open_store(tmp_path / f"jobs{jobs}.sqlite", create=True) as store:
+            reports = add_videos(store, SourceInfo("ref", "footage"), videos, jobs=jobs)
+            assert [r.error for r in reports] == [None, None, None]
+            assert all(r.frames_added > 0 and r.segments == 1 for r in reports)
+            stored = {Path(item.origin).name for item in store.items()}
+            assert stored == {f"clip{n}.mp4" for n in range(3)}

@@ -6,10 +6,11 @@ segment's keyframe. Decoding resumes cleanly at a keyframe, so a segment needs n
 one before it, and the segments' kept frames, put end to end, are what one pass would keep (the
 sampler starts afresh at each segment: one extra kept frame per boundary at most).
 
-``plan_segments`` only seeks and reads one packet per boundary: planning an hour of video costs
-milliseconds. Containers whose index cannot be trusted are caught at sampling time: a seek that
-lands after the segment's start decodes that segment from the beginning instead (slower, never
-wrong).
+``plan_segments`` opens the file afresh and decodes one keyframe per boundary (about 60 ms each,
+whatever the video's length), and ``iter_segments`` hands each segment out as soon as its end is
+known, so sampling starts while the rest is planned. Containers whose index cannot be trusted
+are caught at sampling time: a seek that lands after the segment's start decodes that segment
+from the beginning instead (slower, never wrong).
 """
 
 from __future__ import annotations
@@ -36,49 +37,61 @@ def plan_segments(
     starting at a keyframe (the first at 0). One segment (the whole video) when the video is
     short, its length unknown, it has too few keyframes, it is an animation, or it cannot be
     opened here (sampling then reports why)."""
+    return list(iter_segments(path, parts, min_seconds=min_seconds))
+
+
+def iter_segments(
+    path: Path, parts: int, *, min_seconds: float = MIN_SEGMENT_S
+) -> Iterator[VideoSegment]:
+    """``plan_segments``, one segment at a time: each as soon as its end is known (one keyframe
+    found, about 60 ms), so that its sampling can start while the later ones are planned."""
     if parts <= 1:
-        return [WHOLE]
+        yield WHOLE
+        return
     try:
         import av
     except ImportError:
-        return [WHOLE]
+        yield WHOLE
+        return
+    planned = 0
     try:
         with av.open(str(path), mode="r", metadata_errors="ignore") as container:
-            if not container.streams.video:
-                return [WHOLE]
-            stream = container.streams.video[0]
-            return _keyframe_segments(path, container, stream, parts, min_seconds)
+            if container.streams.video:
+                stream = container.streams.video[0]
+                for segment in _keyframe_segments(path, container, stream, parts, min_seconds):
+                    planned += 1
+                    yield segment
     except (av.error.FFmpegError, OSError, ValueError):
-        return [WHOLE]
+        # Opening or reading the header failed (a boundary that fails is skipped, and nothing
+        # else can fail once a segment is out, but the container's closing).
+        pass
+    if not planned:
+        yield WHOLE
 
 
 def _keyframe_segments(
     path: Path, container: Any, stream: Any, parts: int, min_seconds: float
-) -> list[VideoSegment]:
+) -> Iterator[VideoSegment]:
     base = stream.time_base
     duration = stream.duration * base if stream.duration and base else None
     if duration is None and container.duration:
         duration = container.duration / 1_000_000
     if not duration or base is None:
-        return [WHOLE]
+        return
     origin = stream.start_time or 0
     count = max(1, min(parts, int(float(duration) // min_seconds)))
-    starts: list[tuple[float, int | None]] = [(0.0, None)]
+    start, seek, index = 0.0, None, 0
     for k in range(1, count):
         target = origin + int(float(duration) * k / count / float(base))
         found = _keyframe_at_or_before(path, target)
         if found is None:
             continue
-        pts, seek = found
+        pts, next_seek = found
         t = float((pts - origin) * base)
-        if t >= starts[-1][0] + min_seconds / 2:
-            starts.append((t, seek))
-    ends: list[float | None] = [t for t, _ in starts[1:]]
-    ends.append(None)
-    return [
-        VideoSegment(i, start, end, seek)
-        for i, ((start, seek), end) in enumerate(zip(starts, ends, strict=True))
-    ]
+        if t >= start + min_seconds / 2:
+            yield VideoSegment(index, start, t, seek)
+            start, seek, index = t, next_seek, index + 1
+    yield VideoSegment(index, start, None, seek)
 
 
 def _keyframe_at_or_before(path: Path, target: int) -> tuple[int, int] | None:
@@ -95,7 +108,7 @@ def _keyframe_at_or_before(path: Path, target: int) -> tuple[int, int] | None:
             stream.thread_type = "NONE"
             container.seek(target, stream=stream, backward=True, any_frame=False)
             pts = _first_decodable(container, stream)
-    except av.error.FFmpegError:
+    except (av.error.FFmpegError, OSError, ValueError):
         return None
     return None if pts is None else (pts, target)
 

