@@ -105,8 +105,16 @@ class Tool:
     figures: dict[str, Any] = field(default_factory=dict)
 
     def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        # Run outside any checkout: ``python -m provcheck`` puts the working directory first on
+        # sys.path, so from a checkout every tool would run that checkout's provcheck, whatever
+        # its PYTHONPATH says.
         done = subprocess.run(
-            [*self.command, *args], capture_output=True, text=True, check=False, env=_env()
+            [*self.command, *args],
+            capture_output=True,
+            text=True,
+            check=False,
+            env=_env(),
+            cwd=tempfile.gettempdir(),
         )
         if check and done.returncode not in (0, 1):
             sys.exit(f"{self.name}: {' '.join(args[:3])} failed:\n{done.stderr[-2000:]}")
@@ -380,7 +388,10 @@ def parse_tools(specs: Sequence[str]) -> list[Tool]:
         name, sep, command = spec.partition("=")
         if not sep or not command:
             sys.exit(f"--provcheck {spec!r}: want NAME=COMMAND")
-        tools.append(Tool(name, shlex.split(command)))
+        words = shlex.split(command)
+        if "/" in words[0] and Path(words[0]).exists():  # tools run elsewhere (``Tool.run``)
+            words[0] = str(Path(words[0]).resolve())
+        tools.append(Tool(name, words))
     return tools
 
 
@@ -597,9 +608,10 @@ def main() -> None:
     if unknown:
         sys.exit(f"unknown edits: {unknown}; known: {list(TRANSFORMS)}")
     tools = parse_tools(args.provcheck)
+    args.devset = args.devset.resolve()
     videos = corpus(args.devset)
     with tempfile.TemporaryDirectory() as tmp_name:
-        tmp = args.keep or Path(tmp_name)
+        tmp = (args.keep or Path(tmp_name)).resolve()
         tmp.mkdir(parents=True, exist_ok=True)
         (tmp / "stills").mkdir(exist_ok=True)
         (tmp / "excerpts").mkdir(exist_ok=True)

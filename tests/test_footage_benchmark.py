@@ -51,3 +51,18 @@ def test_excerpt_scoring_wants_the_first_segment_on_the_right_video_and_time():
     }
     seg["reference_start"] = 20.0
     assert footage.score_excerpt(result, excerpt)["right"] is False
+
+
+def test_tools_run_outside_the_checkout_so_each_runs_its_own_provcheck(monkeypatch):
+    """``python -m provcheck`` puts the working directory first on sys.path: run from a
+    checkout, a tool given another tree by PYTHONPATH ran the checkout's code instead."""
+    footage = _footage()
+    checkout = Path(__file__).parents[1]
+    monkeypatch.chdir(checkout)
+    python = Path(sys.executable)
+    if python.is_relative_to(checkout):  # as the README's venv is: given as a relative path
+        python = python.relative_to(checkout)
+    [tool] = footage.parse_tools([f"x={python} -c 'import os; print(os.getcwd())'"])
+    assert Path(tool.command[0]).is_absolute()
+    ran_in = Path(tool.run().stdout.strip())
+    assert ran_in.is_dir() and not (ran_in / "provcheck" / "__init__.py").exists()

@@ -71,8 +71,7 @@ def read_ahead(items: Iterable[T], depth: int = 8) -> Iterator[T]:
 
     A video's frames are decoded (FFmpeg) while the frames before them are fingerprinted
     (OpenCV, pdqhash, Pillow): both let go of the interpreter while they work, so one process
-    keeps two cores busy. That is what fills a core left idle while another worker finishes the
-    last segment of a video, or while a short video is hashed alone (``benchmarks/footage.py``).
+    keeps two cores busy: the second core, while a clip too short to split is hashed alone.
     An error raised while producing is raised here, in the consumer, at the item it stopped at.
     Stopping early (a ``break``, an error in the consumer) stops the producer and closes
     ``items`` on its own thread (a video container is closed where it was read).

@@ -137,8 +137,8 @@ def _describe(gray: np.ndarray, keypoints: np.ndarray) -> tuple[np.ndarray, np.n
     one, in their order; the descriptors).
 
     Describing only the keypoints kept, after choosing them from three candidates each, gives the
-    very same descriptors for less: ORB's own call takes 4.7 ms instead of 5.8 on a 512 px video
-    frame (``extract`` as a whole: 7.1 ms instead of 7.5). OpenCV describes given keypoints
+    very same descriptors for less: ``extract`` takes 6.2 ms instead of 6.5 on 512 px devset
+    frames (median of 3 alternating rounds over 120 frames). OpenCV describes given keypoints
     grouped by pyramid level, so they are handed over in that order and the answer is put back
     in the caller's."""
     import cv2
