@@ -390,7 +390,7 @@ def parse_tools(specs: Sequence[str]) -> list[Tool]:
             sys.exit(f"--provcheck {spec!r}: want NAME=COMMAND")
         words = shlex.split(command)
         if "/" in words[0] and Path(words[0]).exists():  # tools run elsewhere (``Tool.run``)
-            words[0] = str(Path(words[0]).resolve())
+            words[0] = str(Path(words[0]).absolute())  # not resolve(): a venv's python is a link
         tools.append(Tool(name, words))
     return tools
 

@@ -62,7 +62,9 @@ def test_tools_run_outside_the_checkout_so_each_runs_its_own_provcheck(monkeypat
     python = Path(sys.executable)
     if python.is_relative_to(checkout):  # as the README's venv is: given as a relative path
         python = python.relative_to(checkout)
-    [tool] = footage.parse_tools([f"x={python} -c 'import os; print(os.getcwd())'"])
+    code = "import os, sys; print(os.getcwd()); print(sys.prefix)"
+    [tool] = footage.parse_tools([f"x={python} -c '{code}'"])
     assert Path(tool.command[0]).is_absolute()
-    ran_in = Path(tool.run().stdout.strip())
-    assert ran_in.is_dir() and not (ran_in / "provcheck" / "__init__.py").exists()
+    ran_in, prefix = tool.run().stdout.split()
+    assert Path(ran_in).is_dir() and not (Path(ran_in) / "provcheck" / "__init__.py").exists()
+    assert prefix == sys.prefix  # the same environment: a venv's python is a link, kept as given

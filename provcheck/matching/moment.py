@@ -67,16 +67,21 @@ class Placement:
 #: only frames of one framing are compared pixel by pixel (the query is laid onto them alike).
 SAME_FRAMING_PX = 1.0
 #: ... or the largest share of their pixels that may differ by ``DIFFERENT_GREY`` at no shift (a
-#: moved object on a plain wall can draw the phase correlation's peak to itself).
+#: moved object on a plain wall can draw the phase correlation's peak to itself) ...
 SAME_FRAMING_SHARE = 0.1
+#: ... unless the shift found is larger than this (preview pixels) and explains the difference:
+#: a sparse picture (a starfield, a night sky, a thermal scene with a few hot spots) that the
+#: camera moved over far differs in few pixels too, but shifted back it differs in almost none.
+SAME_FRAMING_SHARE_SHIFT_PX = 4.0
 
 
 def same_framing(candidates: Mapping[int, Candidate], anchor: int) -> set[int]:
     """The candidates framed as ``anchor`` is: its preview shifted by at most ``SAME_FRAMING_PX``
-    (phase correlation), or differing in at most ``SAME_FRAMING_SHARE`` of its pixels. A camera
-    that pans or a scrolling game gives each frame its own framing, and laid onto the query by
-    one match's regions such frames differ everywhere; a fixed camera, a paused game or a view
-    the camera returns to gives one framing."""
+    (phase correlation), or differing in at most ``SAME_FRAMING_SHARE`` of its pixels where that
+    shift does not explain the difference (``SAME_FRAMING_SHARE_SHIFT_PX``). A camera that pans
+    or a scrolling game gives each frame its own framing, and laid onto the query by one match's
+    regions such frames differ everywhere; a fixed camera, a paused game or a view the camera
+    returns to gives one framing."""
     import cv2
 
     base = _grey(candidates[anchor].pixels).astype(np.float32)
@@ -88,11 +93,28 @@ def same_framing(candidates: Mapping[int, Candidate], anchor: int) -> set[int]:
             continue
         changed = float((np.abs(base - other) > DIFFERENT_GREY).mean())
         (dx, dy), _response = cv2.phaseCorrelate(base, other, window)
-        if changed <= SAME_FRAMING_SHARE or (
-            abs(dx) <= SAME_FRAMING_PX and abs(dy) <= SAME_FRAMING_PX
+        shift = max(abs(dx), abs(dy))
+        if shift <= SAME_FRAMING_PX or (
+            changed <= SAME_FRAMING_SHARE
+            and (
+                shift <= SAME_FRAMING_SHARE_SHIFT_PX
+                or _changed_after_shift(base, other, dx, dy) >= changed / 2
+            )
         ):
             kept.add(item_id)
     return kept
+
+
+def _changed_after_shift(base: np.ndarray, other: np.ndarray, dx: float, dy: float) -> float:
+    """Share of the overlap where ``other``, moved back by the phase correlation's shift, still
+    differs from ``base`` by ``DIFFERENT_GREY`` (1.0 when under a quarter of it overlaps)."""
+    sx, sy = round(dx), round(dy)
+    height, width = base.shape
+    if (height - abs(sy)) * (width - abs(sx)) < base.size / 4:
+        return 1.0
+    here = base[max(0, -sy) : height - max(0, sy), max(0, -sx) : width - max(0, sx)]
+    there = other[max(0, sy) : height - max(0, -sy), max(0, sx) : width - max(0, -sx)]
+    return float((np.abs(here - there) > DIFFERENT_GREY).mean())
 
 
 def place(query: np.ndarray, candidates: Mapping[int, Candidate]) -> Placement | None:
