@@ -62,8 +62,8 @@ def iter_segments(
                     planned += 1
                     yield segment
     except (av.error.FFmpegError, OSError, ValueError):
-        # Opening or reading the header failed (a boundary that fails is skipped, and nothing
-        # else can fail once a segment is out, but the container's closing).
+        # Opening the file or reading its header failed: before any segment is out (a boundary
+        # that cannot be found is skipped inside, so the segments out always cover the video).
         pass
     if not planned:
         yield WHOLE

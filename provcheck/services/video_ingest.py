@@ -229,7 +229,6 @@ def add_videos(
     limits = limits or VideoLimits()
     reports = [VideoAddReport(path) for path in paths]
     known = _source_id(store, source)
-    planned: list[_Task] = []
 
     def plan() -> Iterator[_Task]:
         """Each video's segments, handed out as they are planned (``media.split.iter_segments``)
@@ -249,15 +248,14 @@ def add_videos(
             segments = iter_segments(path, jobs * SEGMENTS_PER_JOB) if jobs > 1 else [WHOLE]
             for count, segment in enumerate(segments, start=1):
                 reports[n].segments = count
-                planned.append(_Task(n, segment, sha256))
-                yield planned[-1]
+                yield _Task(n, segment, sha256)
 
     work = partial(
         _run_task, paths=paths, policy=policy, limits=limits, keypoints=keypoints,
         thumbnails=thumbnails,
     )  # fmt: skip
     pending: dict[int, list[HashedSegment]] = {}
-    for task, hashed in _map(work, plan(), planned, jobs, paths, on_progress):
+    for task, hashed in _map(work, plan(), jobs, paths, on_progress):
         report = reports[task.video]
         pending.setdefault(task.video, []).append(hashed)
         done = len(pending[task.video])
@@ -319,8 +317,9 @@ def _run_task(
     thumbnails: bool,
     on_progress: Progress | None = None,
     overlap: bool = False,
-) -> HashedSegment:
-    return hash_segment(
+) -> tuple[_Task, HashedSegment]:
+    """``task`` done: itself with its result (a pool's results need no bookkeeping of their own)."""
+    return task, hash_segment(
         paths[task.video],
         task.segment,
         policy=policy,
@@ -334,16 +333,15 @@ def _run_task(
 
 
 def _map(
-    work: Callable[..., HashedSegment],
+    work: Callable[..., tuple[_Task, HashedSegment]],
     tasks: Iterator[_Task],
-    planned: list[_Task],
     jobs: int,
     paths: Sequence[Path],
     on_progress: Callable[[Path, float, float], None] | None,
 ) -> Iterator[tuple[_Task, HashedSegment]]:
     """Run ``work`` on every task, with results in task order: in this process when there is one
     job or one task (with frame-by-frame progress), else on a pool of ``jobs`` processes, each
-    task sent as soon as it is planned. ``planned`` lists the tasks taken from ``tasks`` so far.
+    task sent as soon as it is planned.
 
     One task with jobs to spare (a clip too short to split) decodes on a second thread while it
     fingerprints: 1.37x faster on two cores. The pool's workers do not: with every core busy the
@@ -360,12 +358,12 @@ def _map(
             progress = None
             if on_progress is not None:
                 progress = partial(on_progress, paths[task.video])
-            yield task, work(task, on_progress=progress, overlap=jobs > 1)
+            yield work(task, on_progress=progress, overlap=jobs > 1)
         return
     with worker_pool(jobs) as pool:
-        # ``map`` sends every task before it returns, so ``planned`` is complete by then.
-        results = pool.map(work, every, chunksize=1)
-        yield from zip(planned, results, strict=True)
+        # ``map`` takes every task (planning them all) before its first result comes back, so
+        # each video's segment count is final by the time its segments are counted in.
+        yield from pool.map(work, every, chunksize=1)
 
 
 def add_video(
